@@ -1,0 +1,230 @@
+"""Input validation and the run's :class:`Dataset`.
+
+Every candidate pipeline sees the same numeric matrix: numeric columns as
+floats, categorical columns (object, string, category) as integer codes with
+``NaN`` for missing *and for categories unseen at fit time* (documented
+behaviour: an unseen category is treated as a missing value).  The folds are
+fixed once per run and shared by every candidate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from .exceptions import InvalidInputError
+
+__all__ = ["TabularEncoder", "encode_target", "Dataset", "make_folds"]
+
+
+def _as_frame(X) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    if hasattr(X, "__dataframe__") or hasattr(X, "to_pandas"):
+        return X.to_pandas() if hasattr(X, "to_pandas") else pd.api.interchange.from_dataframe(X)
+    if hasattr(X, "toarray"):
+        raise InvalidInputError("X: sparse matrices are not supported; pass a dense array or a DataFrame")
+    arr = np.asarray(X)
+    if arr.ndim == 1:
+        raise InvalidInputError(
+            f"X must be 2-dimensional (n_samples, n_features); got a 1-d array of shape {arr.shape}. "
+            "Reshape your data either using array.reshape(-1, 1) if your data has a single feature "
+            "or array.reshape(1, -1) if it contains a single sample."
+        )
+    if arr.ndim != 2:
+        raise InvalidInputError(f"X must be 2-dimensional; got an array with {arr.ndim} dimensions")
+    return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+
+
+def _column_kind(name, s: pd.Series) -> str:
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "categorical"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "numeric"
+    if pd.api.types.is_complex_dtype(dtype):
+        raise InvalidInputError(f"X column {name!r} has unsupported dtype {dtype} (complex numbers)")
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        raise InvalidInputError(
+            f"X column {name!r} has unsupported dtype {dtype}; convert dates to numbers "
+            "(e.g. day of year, seconds since an epoch) before fitting"
+        )
+    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+        values = s.dropna()
+        if len(values) and values.map(lambda v: isinstance(v, (bytes, dict, list, set, tuple))).any():
+            raise InvalidInputError(f"X column {name!r} holds unsupported values (containers or bytes)")
+        numeric = pd.to_numeric(values, errors="coerce")
+        if len(values) and numeric.notna().all() and not values.map(lambda v: isinstance(v, str)).any():
+            return "numeric"
+        return "categorical"
+    raise InvalidInputError(f"X column {name!r} has unsupported dtype {dtype}")
+
+
+@dataclass
+class TabularEncoder:
+    """Learns column kinds and category lists at fit; maps any X to a float matrix."""
+
+    columns: list = field(default_factory=list)
+    kinds: list = field(default_factory=list)
+    categories: dict = field(default_factory=dict)
+
+    def fit(self, X) -> "TabularEncoder":
+        frame = _as_frame(X)
+        if frame.shape[1] == 0:
+            raise InvalidInputError("X has zero columns (features); at least one is required")
+        if frame.shape[0] == 0:
+            raise InvalidInputError("X is empty: 0 samples (rows) given; at least one is required")
+        self.columns = list(frame.columns)
+        self.kinds = [_column_kind(c, frame[c]) for c in self.columns]
+        self.categories = {}
+        for c, kind in zip(self.columns, self.kinds):
+            if kind == "categorical":
+                values = frame[c].dropna()
+                if isinstance(frame[c].dtype, pd.CategoricalDtype):
+                    cats = list(frame[c].cat.categories)
+                else:
+                    cats = sorted(pd.unique(values.astype(str)))
+                self.categories[c] = [str(v) for v in cats]
+        return self
+
+    @property
+    def categorical_mask(self) -> np.ndarray:
+        return np.array([k == "categorical" for k in self.kinds], dtype=bool)
+
+    def transform(self, X) -> np.ndarray:
+        frame = _as_frame(X)
+        if frame.shape[0] == 0:
+            raise InvalidInputError("X is empty: 0 samples (rows) given; at least one is required")
+        if frame.shape[1] != len(self.columns):
+            raise InvalidInputError(
+                f"X has {frame.shape[1]} features, but this model was fitted with {len(self.columns)} features"
+            )
+        if not isinstance(X, pd.DataFrame):
+            frame.columns = self.columns
+        out = np.empty((frame.shape[0], len(self.columns)), dtype=np.float64)
+        for j, (c, kind) in enumerate(zip(self.columns, self.kinds)):
+            s = frame[c]
+            if kind == "categorical":
+                lookup = {v: i for i, v in enumerate(self.categories[c])}
+                mapped = s.map(lambda v: lookup.get(str(v), np.nan) if not _is_missing(v) else np.nan)
+                out[:, j] = mapped.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                try:
+                    out[:, j] = pd.to_numeric(s, errors="raise").astype("float64").to_numpy(na_value=np.nan)
+                except (TypeError, ValueError) as exc:
+                    raise InvalidInputError(f"X column {c!r} must be numeric, as it was at fit: {exc}") from None
+        return out
+
+
+def _is_missing(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def encode_target(y, task: str):
+    """Validate ``y`` and encode it: class codes 0..K-1 (and the classes) or floats."""
+    if isinstance(y, (pd.DataFrame,)) and y.shape[1] == 1:
+        y = y.iloc[:, 0]
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it is raveled.",
+            _data_conversion_warning(),
+            stacklevel=3,
+        )
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise InvalidInputError(f"y must be 1-dimensional; got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise InvalidInputError("y is empty: 0 samples given")
+    if task == "regression":
+        try:
+            values = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInputError("y must be numeric for regression; got non-numeric values") from None
+        _check_finite_target(values)
+        return values, None
+    missing = pd.isna(pd.Series(arr)).to_numpy()
+    if missing.all():
+        raise InvalidInputError("y is all NaN: every target value is missing")
+    if missing.any():
+        raise InvalidInputError(f"y contains {int(missing.sum())} missing (NaN) values; drop or impute those rows")
+    if arr.dtype.kind == "f":
+        _check_finite_target(arr)
+        if not np.all(arr == np.round(arr)):
+            raise InvalidInputError(
+                "Unknown label type: y holds continuous values; a classifier needs class labels. "
+                "Use EvoEnsembleRegressor for a continuous target."
+            )
+    classes, codes = np.unique(arr, return_inverse=True)
+    if len(classes) < 2:
+        raise InvalidInputError(
+            f"y has a single class ({classes[0]!r}); a classifier needs at least 2 classes"
+        )
+    return codes.astype(np.int64), classes
+
+
+def _check_finite_target(values: np.ndarray) -> None:
+    if np.isnan(values).all():
+        raise InvalidInputError("y is all NaN: every target value is missing")
+    n_bad = int((~np.isfinite(values)).sum())
+    if n_bad:
+        raise InvalidInputError(f"y contains {n_bad} NaN or infinite values; drop or fix those rows")
+
+
+def _data_conversion_warning():
+    from sklearn.exceptions import DataConversionWarning
+
+    return DataConversionWarning
+
+
+def make_folds(y: np.ndarray, task: str, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The run's fixed CV folds (stratified for classification), as index arrays."""
+    n = len(y)
+    if task == "regression":
+        k = min(n_splits, n)
+        if k < 2:
+            raise InvalidInputError(f"need at least 2 samples for cross-validation; got {n}")
+        splitter = KFold(n_splits=k, shuffle=True, random_state=seed)
+    else:
+        largest = int(np.bincount(y).max())
+        k = min(n_splits, largest)
+        if k < 2:
+            raise InvalidInputError(f"need at least 2 samples of some class for cross-validation; got {largest}")
+        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class" is expected here
+        return [(tr.astype(np.int64), te.astype(np.int64)) for tr, te in splitter.split(np.zeros(n), y)]
+
+
+@dataclass
+class Dataset:
+    """What every evaluation needs: the encoded matrix, target, folds and task."""
+
+    X: np.ndarray
+    y: np.ndarray
+    task: str  # "binary" | "multiclass" | "regression"
+    categorical_mask: np.ndarray
+    folds: list
+    n_classes: int = 0
+    sample_weight: np.ndarray | None = None
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task != "regression"
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(self.X).tobytes())
+        h.update(np.ascontiguousarray(self.y).tobytes())
+        h.update(self.categorical_mask.tobytes())
+        return h.hexdigest()[:16]

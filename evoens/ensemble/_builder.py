@@ -1,0 +1,156 @@
+"""Choose and fit the final model: best single, greedy-weighted, or stacked.
+
+The choice is made on held-out evidence: each option is fitted on the OOF
+predictions of all folds but one and scored on the fold left out, over the
+run's own folds, so no option is judged on rows it was fitted to.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..space import predict_aligned
+from ._greedy import blend, greedy_weights
+from ._stacking import Stacker
+
+__all__ = ["Member", "EnsembleModel", "EnsembleBuilder"]
+
+
+@dataclass
+class Member:
+    """One evaluated pipeline in the ensemble: its fold models and weight."""
+
+    id: int
+    genome: object
+    models: list
+    weight: float
+    score: float
+
+    def predict(self, X, task, n_classes) -> np.ndarray:
+        return np.mean([predict_aligned(m, X, task, n_classes) for m in self.models], axis=0)
+
+
+@dataclass
+class EnsembleModel:
+    """The fitted ensemble; ``predict`` averages each member's fold models."""
+
+    kind: str  # "single" | "weighted" | "stacked"
+    members: list
+    task: str
+    n_classes: int
+    stacker: Stacker | None = None
+    oof_score: float = float("nan")
+    candidates_scores: dict = field(default_factory=dict)
+
+    def predict(self, X) -> np.ndarray:
+        preds = [m.predict(X, self.task, self.n_classes) for m in self.members]
+        if self.kind == "stacked":
+            return self.stacker.predict(preds)
+        return blend(preds, [m.weight for m in self.members])
+
+    def describe(self) -> list[dict]:
+        return [{"id": m.id, "pipeline": m.genome.describe(), "weight": round(m.weight, 4), "score": m.score}
+                for m in self.members]
+
+
+class EnsembleBuilder:
+    """Builds an :class:`EnsembleModel` from evaluations' OOF predictions.
+
+    Parameters
+    ----------
+    metric : Metric
+    max_pool : int
+        Candidates considered: the best by score, plus each learner's best.
+    n_iter : int
+        Greedy selection rounds.
+    max_rows : int
+        Weights are fitted on at most this many rows (a fixed subsample).
+    """
+
+    def __init__(self, metric, max_pool=20, n_iter=25, max_stack=8, max_rows=10_000, seed=0):
+        self.metric = metric
+        self.max_pool = max_pool
+        self.n_iter = n_iter
+        self.max_stack = max_stack
+        self.max_rows = max_rows
+        self.seed = seed
+
+    def pool(self, evaluations: list) -> list:
+        ranked = sorted((e for e in evaluations if e.ok), key=lambda e: (-e.score, e.id))
+        pool, learners = ranked[: self.max_pool], {e.genome.learner for e in ranked[: self.max_pool]}
+        for e in ranked[self.max_pool:]:
+            if e.genome.learner not in learners:
+                pool.append(e)
+                learners.add(e.genome.learner)
+        return pool
+
+    def build(self, evaluations, y, folds, task, n_classes, sample_weight=None, deadline=None) -> EnsembleModel:
+        """Fit the weighted ensemble, then let held-out evidence pick single / weighted / stacked.
+
+        Past ``deadline`` the comparison is cut short and the greedy-weighted
+        ensemble (fitted first) is returned.
+        """
+        pool = self.pool(evaluations)
+        if not pool:
+            raise ValueError("no successful evaluation to build an ensemble from")
+        preds = [e.oof.astype(np.float64) for e in pool]
+        rows = self._rows(len(y))
+        fitted = {"weighted": self._weighted(preds, y, sample_weight, rows, None, task, n_classes, deadline)[0]}
+        options = {"single": self._single, "weighted": self._weighted}
+        if len(pool) > 1:
+            options["stacked"] = self._stacked
+        held_out = {}
+        for name, fit_predict in options.items():
+            out = np.zeros_like(preds[0])
+            for tr, te in folds:
+                if deadline is not None and time.time() > deadline:
+                    return self._model("weighted", fitted["weighted"], pool, task, n_classes, held_out)
+                fit_rows = tr if rows is None else np.intersect1d(tr, rows)
+                out[te] = fit_predict(preds, y, sample_weight, fit_rows, te, task, n_classes, deadline)[1]
+            held_out[name] = self.metric(y, out, sample_weight)
+        best = max(held_out, key=lambda k: (held_out[k], -list(options).index(k)))
+        if best not in fitted:
+            fitted[best] = options[best](preds, y, sample_weight, rows, None, task, n_classes, deadline)[0]
+        return self._model(best, fitted[best], pool, task, n_classes, held_out)
+
+    def _rows(self, n):
+        if n <= self.max_rows:
+            return None
+        return np.sort(np.random.default_rng(self.seed).choice(n, self.max_rows, replace=False))
+
+    def _sub(self, rows, y, w):
+        if rows is None:
+            return y, w
+        return y[rows], None if w is None else w[rows]
+
+    def _single(self, preds, y, w, rows, te, task, n_classes, deadline=None):
+        yy, ww = self._sub(rows, y, w)
+        scores = [self.metric(yy, p if rows is None else p[rows], ww) for p in preds]
+        j = int(np.argmax(scores))
+        weights = np.eye(len(preds))[j]
+        return weights, None if te is None else preds[j][te]
+
+    def _weighted(self, preds, y, w, rows, te, task, n_classes, deadline=None):
+        weights = greedy_weights(preds, y, self.metric, self.n_iter, w, rows, deadline)
+        return weights, None if te is None else blend([p[te] for p in preds], weights)
+
+    def _stacked(self, preds, y, w, rows, te, task, n_classes, deadline=None):
+        yy, _ = self._sub(rows, y, None)
+        scores = np.array([self.metric(yy, p if rows is None else p[rows], None) for p in preds])
+        top = [int(j) for j in np.argsort(-scores, kind="stable")[: self.max_stack]]
+        fit_rows = slice(None) if rows is None else rows
+        stacker = Stacker(task).fit([preds[j][fit_rows] for j in top], y[fit_rows],
+                                    None if w is None else w[fit_rows], n_classes)
+        pred = None if te is None else stacker.predict([preds[j][te] for j in top])
+        return (top, stacker), pred
+
+    def _model(self, kind, fitted, pool, task, n_classes, held_out):
+        if kind == "stacked":
+            top, stacker = fitted
+            members = [Member(pool[j].id, pool[j].genome, pool[j].models, 1.0 / len(top), pool[j].score) for j in top]
+            return EnsembleModel(kind, members, task, n_classes, stacker, held_out.get(kind, float("nan")), held_out)
+        members = [Member(e.id, e.genome, e.models, float(wt), e.score) for e, wt in zip(pool, fitted) if wt > 0]
+        return EnsembleModel(kind, members, task, n_classes, None, held_out.get(kind, float("nan")), held_out)

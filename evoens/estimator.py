@@ -1,0 +1,364 @@
+"""The scikit-learn estimators: validate input, wire the run, expose the result."""
+
+from __future__ import annotations
+
+import numbers
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._data import Dataset, TabularEncoder, encode_target, make_folds
+from ._metrics import get_metric
+from ._run import SearchLimits, quiet_optuna, run_search
+from .backends import LocalBackend, SequentialBackend
+from .ensemble import EnsembleBuilder
+from .evaluation import Status
+from .evaluation._cv import EvalContext
+from .exceptions import AllCandidatesFailedError, FailedEvaluationsWarning, InvalidInputError
+from .search import Evolution
+from .space import load_space
+
+__all__ = ["EvoEnsembleClassifier", "EvoEnsembleRegressor"]
+
+_BACKENDS = ("local", "sequential")
+
+
+def _check_number(name, value, low, *, integer=False, allow_none=False, inclusive=True):
+    if value is None and allow_none:
+        return
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool) and (value >= low if inclusive else value > low)
+    if not ok:
+        rule = f"{'an int' if integer else 'a number'} {'>=' if inclusive else '>'} {low}"
+        raise InvalidInputError(f"{name} must be {rule}{' or None' if allow_none else ''}; got {value!r}")
+
+
+class _EvoEnsembleBase(BaseEstimator):
+    _task_kind = "classification"
+
+    def __init__(
+        self,
+        *,
+        time_budget=60.0,
+        generations=None,
+        population_size=20,
+        scoring=None,
+        cv=5,
+        n_jobs=1,
+        space="default",
+        random_state=None,
+        early_stop=None,
+        max_eval_time=None,
+        refit=False,
+        backend="local",
+        verbose=0,
+    ):
+        self.time_budget = time_budget
+        self.generations = generations
+        self.population_size = population_size
+        self.scoring = scoring
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.space = space
+        self.random_state = random_state
+        self.early_stop = early_stop
+        self.max_eval_time = max_eval_time
+        self.refit = refit
+        self.backend = backend
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # -- validation ---------------------------------------------------------
+    def _validate_params(self):
+        _check_number("time_budget", self.time_budget, 0, allow_none=True, inclusive=False)
+        _check_number("generations", self.generations, 1, integer=True, allow_none=True)
+        if self.time_budget is None and self.generations is None:
+            raise InvalidInputError("time_budget and generations are both None: the search would never stop")
+        _check_number("population_size", self.population_size, 1, integer=True)
+        _check_number("cv", self.cv, 2, integer=True)
+        _check_number("early_stop", self.early_stop, 1, integer=True, allow_none=True)
+        _check_number("max_eval_time", self.max_eval_time, 0, allow_none=True, inclusive=False)
+        _check_number("verbose", self.verbose, 0, integer=True)
+        if not (isinstance(self.n_jobs, numbers.Integral) and (self.n_jobs >= 1 or self.n_jobs == -1)) \
+                or isinstance(self.n_jobs, bool):
+            raise InvalidInputError(f"n_jobs must be a positive int or -1 (all cores); got {self.n_jobs!r}")
+        if self.backend not in _BACKENDS:
+            raise InvalidInputError(f"backend must be one of {_BACKENDS}; got {self.backend!r}")
+        if not isinstance(self.refit, bool):
+            raise InvalidInputError(f"refit must be True or False; got {self.refit!r}")
+        if self.random_state is not None and not isinstance(self.random_state, numbers.Integral):
+            raise InvalidInputError(f"random_state must be an int or None; got {self.random_state!r}")
+
+    def _prepare(self, X, y, sample_weight):
+        validate_data(self, X, reset=True, skip_check_array=True)
+        self.encoder_ = TabularEncoder().fit(X)
+        Xe = self.encoder_.transform(X)
+        if y is None:
+            raise InvalidInputError("y is required: this estimator is supervised (requires y to be passed)")
+        y_arr = y
+        if not hasattr(y, "__len__"):
+            raise InvalidInputError(f"y must be array-like; got {type(y).__name__}")
+        if len(y_arr) != Xe.shape[0]:
+            raise InvalidInputError(f"X and y have inconsistent numbers of samples: X has {Xe.shape[0]} rows, "
+                                    f"y has {len(y_arr)}")
+        codes, classes = encode_target(y_arr, "regression" if self._task_kind == "regression" else "classification")
+        task = "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64).ravel()
+            if w.shape[0] != Xe.shape[0]:
+                raise InvalidInputError(f"sample_weight has {w.shape[0]} values for {Xe.shape[0]} samples")
+            if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
+                raise InvalidInputError("sample_weight must be finite, non-negative and not all zero")
+        return Xe, codes, classes, task, w
+
+    def _seed(self) -> int:
+        if self.random_state is None:
+            return int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
+        return int(self.random_state) % (2**32)
+
+    def _n_workers(self) -> int:
+        return os.cpu_count() or 1 if self.n_jobs == -1 else int(self.n_jobs)
+
+    def _make_backend(self):
+        if self.backend == "sequential":
+            return SequentialBackend()
+        return LocalBackend(self._n_workers())
+
+    # -- fit ------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Search pipelines, then build the ensemble.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numeric, categorical, string, boolean columns; missing values allowed.
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        started = time.time()
+        self._validate_params()
+        Xe, y_codes, classes, task, w = self._prepare(X, y, sample_weight)
+        seed = self._seed()
+        data = Dataset(Xe, y_codes, task, self.encoder_.categorical_mask,
+                       make_folds(y_codes, task, self.cv, seed), 0 if classes is None else len(classes), w)
+        metric = get_metric(self.scoring, task, classes)
+        space = load_space(self.space).for_task(task)
+        ctx = EvalContext(data, metric, space, n_threads=1)
+        end = None if self.time_budget is None else started + float(self.time_budget)
+        limits = SearchLimits(self._search_end(started, end), self._eval_time(), self.early_stop)
+        backend = self._make_backend()
+        with quiet_optuna():
+            engine = Evolution(space, task, metric, y_codes, self.population_size, seed, self.generations,
+                               space.default_genomes(task), w)
+            backend.start(ctx)
+            try:
+                records = run_search(engine, backend, limits, self._progress(started))
+            finally:
+                backend.shutdown()
+        self.search_time_ = time.time() - started
+        self._finish(records, data, metric, task, classes, seed, end, limits)
+        self.fit_time_ = time.time() - started
+        if self.verbose:
+            print(f"[evoens] search {self.search_time_:.1f}s, fit {self.fit_time_:.1f}s, "
+                  f"{self.n_evaluations_} evaluations, stopped on {self.stop_reason_}; "
+                  f"ensemble: {self.ensemble_.kind}", file=sys.stderr)
+        return self
+
+    def _search_end(self, started, end):
+        if end is None:
+            return None
+        reserve = min(30.0, max(1.0, 0.07 * (end - started)))
+        return end - reserve
+
+    def _eval_time(self):
+        if self.max_eval_time is not None:
+            return float(self.max_eval_time)
+        return None if self.time_budget is None else max(5.0, float(self.time_budget) / 3)
+
+    def _progress(self, started):
+        if not self.verbose:
+            return None
+
+        def report(evaluation, engine):
+            best = engine.best()
+            print(f"[evoens {time.time() - started:6.1f}s] gen {evaluation.candidate.generation} "
+                  f"#{evaluation.id} {evaluation.status.value:7s} {evaluation.score:.5g} "
+                  f"best {best.score if best else float('nan'):.5g}  {evaluation.genome.describe()[:70]}",
+                  file=sys.stderr, flush=True)
+
+        return report
+
+    def _finish(self, records, data, metric, task, classes, seed, end, limits):
+        records = sorted(records, key=lambda e: e.id)
+        ok = [e for e in records if e.ok]
+        self.stop_reason_ = limits.stop_reason
+        if not ok:
+            reasons = sorted({(e.status.value, e.error.splitlines()[0] if e.error else "") for e in records})[:5]
+            raise AllCandidatesFailedError(f"all {len(records)} evaluated pipelines failed; first reasons: {reasons}")
+        errors = [e for e in records if e.status == Status.ERROR]
+        if errors:
+            warnings.warn(f"{len(errors)} of {len(records)} pipelines failed with an error; "
+                          "see leaderboard_ (status, error)", FailedEvaluationsWarning, stacklevel=3)
+        deadline = None if end is None else end - 0.5
+        builder = EnsembleBuilder(metric, seed=seed)
+        self.ensemble_ = builder.build(ok, data.y, data.folds, task, data.n_classes, data.sample_weight, deadline)
+        if self.refit:
+            self._refit_members(data, end)
+        self.task_ = task
+        self.scoring_ = metric.name
+        if classes is not None:
+            self.classes_ = classes
+        best = max(ok, key=lambda e: (e.score, -e.id))
+        self.best_score_ = best.score
+        self.best_pipeline_ = best.genome.describe()
+        self.n_evaluations_ = len(records)
+        self.leaderboard_ = self._leaderboard(records)
+
+    def _refit_members(self, data, end):
+        from .space import BuildContext, build_pipeline
+
+        build = BuildContext(data.task, tuple(bool(b) for b in data.categorical_mask), self._n_workers())
+        space = load_space(self.space)
+        for member in self.ensemble_.members:
+            if end is not None and time.time() > end - 1.0:
+                break
+            pipe = build_pipeline(member.genome, space.component(member.genome.learner), build, 0, len(data.y))
+            params = {} if data.sample_weight is None else {"learner__sample_weight": data.sample_weight}
+            pipe.fit(data.X, data.y, **params)
+            member.models = [pipe]
+
+    def _leaderboard(self, records) -> pd.DataFrame:
+        weights = {m.id: m.weight for m in self.ensemble_.members}
+        rows = [{**e.summary(), "ensemble_weight": weights.get(e.id, 0.0)} for e in records]
+        frame = pd.DataFrame(rows)
+        frame["ok"] = frame["status"] == "ok"
+        frame = frame.sort_values(["ok", "score", "id"], ascending=[False, False, True], kind="stable")
+        frame = frame.drop(columns="ok").reset_index(drop=True)
+        frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+        return frame
+
+    # -- predict ----------------------------------------------------------------
+    def _predict_raw(self, X):
+        check_is_fitted(self, "ensemble_")
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return self.ensemble_.predict(self.encoder_.transform(X))
+
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    time_budget : float or None, default=60.0
+        Wall-clock seconds for the whole ``fit`` (search, ensemble, refit);
+        ``fit`` returns within it plus a few percent.  ``None``: no time limit
+        (then ``generations`` must be set).
+    generations : int or None, default=None
+        Stop after this many generations (each ``population_size`` evaluations).
+        A run bounded by generations is reproducible.
+    population_size : int, default=20
+        Candidates per generation.
+    scoring : str, callable or None, default=None
+        A scikit-learn scoring name or scorer; ``None`` picks ROC AUC (binary),
+        log loss (multiclass) or RMSE (regression).
+    cv : int, default=5
+        Folds of the run's fixed cross-validation (stratified for classifiers).
+    n_jobs : int, default=1
+        Cores to use in total (worker processes x learner threads); -1 for all.
+    space : str, path or SearchSpace, default="default"
+        A preset name (``default``, ``fast``, ``trees``), a TOML file or a space.
+    random_state : int or None, default=None
+        Seeds folds, search and learners.
+    early_stop : int or None, default=None
+        Stop after this many generations without a better best score.
+    max_eval_time : float or None, default=None
+        Seconds one evaluation may take before it is stopped and recorded as a
+        timeout; ``None``: a third of ``time_budget``.
+    refit : bool, default=False
+        Refit the ensemble members on all rows after the search (by default the
+        members' fold models are averaged, with no refit).
+    backend : {"local", "sequential"}, default="local"
+        ``local``: worker processes on this machine; ``sequential``: in-process
+        (for tiny data and debugging; deadlines are cooperative only).
+    verbose : int, default=0
+        Print a line per finished evaluation when positive.
+"""
+
+_ATTRS_DOC = """
+    Attributes
+    ----------
+    ensemble_ : EnsembleModel
+        The fitted ensemble: ``kind`` (single, weighted, stacked), ``members``.
+    leaderboard_ : pandas.DataFrame
+        Every evaluation: genome, score, fold scores, times, status, generation, parents.
+    best_score_ : float
+        Best single pipeline's cross-validated score (larger is better).
+    best_pipeline_ : str
+    n_evaluations_ : int
+    stop_reason_ : str
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X had string column names.
+"""
+
+
+class EvoEnsembleClassifier(ClassifierMixin, _EvoEnsembleBase):
+    __doc__ = ("""Evolutionary search over pipelines, ensembled, as a classifier.
+""" + _PARAMS_DOC + _ATTRS_DOC + """    classes_ : ndarray
+        The class labels.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from evoens import EvoEnsembleClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = EvoEnsembleClassifier(generations=1, population_size=2, space="fast",
+    ...                             backend="sequential", random_state=0).fit(X, y)
+    >>> clf.predict(X[:2]).shape
+    (2,)
+""")
+
+    _task_kind = "classification"
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``."""
+        return self._predict_raw(X)
+
+    def predict(self, X):
+        """Predicted class labels."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class EvoEnsembleRegressor(RegressorMixin, _EvoEnsembleBase):
+    __doc__ = ("""Evolutionary search over pipelines, ensembled, as a regressor.
+""" + _PARAMS_DOC + _ATTRS_DOC + """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from evoens import EvoEnsembleRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = EvoEnsembleRegressor(generations=1, population_size=2, space="fast",
+    ...                            backend="sequential", random_state=0).fit(X, y)
+    >>> reg.predict(X[:2]).shape
+    (2,)
+""")
+
+    _task_kind = "regression"
+
+    def predict(self, X):
+        """Predicted values."""
+        return self._predict_raw(X)

@@ -1,0 +1,102 @@
+"""Cross-validate one candidate on the run's fixed folds."""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .._data import Dataset
+from .._deadline import check_deadline, deadline_scope
+from .._metrics import Metric
+from ..exceptions import DeadlineExceeded
+from ..space import BuildContext, SearchSpace, build_pipeline, predict_aligned
+from ._record import Candidate, Evaluation, Status
+
+__all__ = ["EvalContext", "evaluate"]
+
+
+@dataclass
+class EvalContext:
+    """What every evaluation of a run shares; shipped to each worker once."""
+
+    data: Dataset
+    metric: Metric
+    space: SearchSpace
+    n_threads: int = 1
+    device: str = "cpu"
+
+    def build_context(self) -> BuildContext:
+        return BuildContext(self.data.task, tuple(bool(b) for b in self.data.categorical_mask),
+                            self.n_threads, self.device)
+
+
+def evaluate(candidate: Candidate, ctx: EvalContext, deadline: float | None = None) -> Evaluation:
+    """Fit and score ``candidate`` on every fold; failures come back as records.
+
+    Parameters
+    ----------
+    candidate : Candidate
+    ctx : EvalContext
+    deadline : float, optional
+        Wall-clock time (``time.time()``) after which the evaluation stops at
+        the learners' next deadline check and is recorded as a timeout.
+    """
+    start = time.time()
+    data = ctx.data
+    record = Evaluation(candidate, Status.OK, worker=str(os.getpid()))
+    try:
+        with deadline_scope(deadline), warnings.catch_warnings(), threadpool_limits(ctx.n_threads):
+            warnings.simplefilter("ignore")
+            status = _cross_validate(candidate, ctx, record)
+        record.status = status
+    except DeadlineExceeded:
+        record.status, record.error = Status.TIMEOUT, "stopped at its deadline"
+    except MemoryError:
+        record.status, record.error = Status.ERROR, "MemoryError: the pipeline ran out of memory"
+    except Exception as exc:  # a failing pipeline is a result, never a crash of the run
+        record.status = Status.ERROR
+        record.error = f"{type(exc).__name__}: {exc}"[:2000]
+        record.error += "\n" + "".join(traceback.format_exc(limit=-3))[-1500:]
+    if record.status != Status.OK:
+        record.oof, record.models = None, None
+    record.wall_time = time.time() - start
+    return record
+
+
+def _cross_validate(candidate: Candidate, ctx: EvalContext, record: Evaluation) -> Status:
+    data = ctx.data
+    X, y, w = data.X, data.y, data.sample_weight
+    shape = (len(y), data.n_classes) if data.is_classification else (len(y),)
+    oof = np.zeros(shape, dtype=np.float64)
+    component = ctx.space.component(candidate.genome.learner)
+    build = ctx.build_context()
+    record.models = []
+    for k, (tr, te) in enumerate(data.folds):
+        pipe = build_pipeline(candidate.genome, component, build, candidate.seed, n_rows_hint=len(tr))
+        fit_params = {} if w is None else {"learner__sample_weight": w[tr]}
+        t0 = time.perf_counter()
+        pipe.fit(X[tr], y[tr], **fit_params)
+        t1 = time.perf_counter()
+        check_deadline()
+        pred = predict_aligned(pipe, X[te], data.task, data.n_classes)
+        record.fit_time += t1 - t0
+        record.predict_time += time.perf_counter() - t1
+        if not np.all(np.isfinite(pred)):
+            raise ValueError("the pipeline predicted NaN or infinite values")
+        oof[te] = pred
+        record.fold_scores.append(ctx.metric(y[te], pred, None if w is None else w[te]))
+        record.models.append(pipe)
+        if k == 0 and candidate.prune_below is not None and record.fold_scores[0] < candidate.prune_below:
+            record.error = f"first fold scored {record.fold_scores[0]:.5g}, below the population's {candidate.prune_below:.5g}"
+            return Status.PRUNED
+    record.score = ctx.metric(y, oof, w)
+    if not np.isfinite(record.score):
+        raise ValueError(f"the score is {record.score}")
+    record.oof = oof.astype(np.float32)
+    return Status.OK

@@ -1,0 +1,48 @@
+"""The exceptions and warnings evoens raises, rooted in :class:`EvoensError`.
+
+Each exception also subclasses the built-in a caller would naturally catch,
+so ``except ValueError`` keeps working around evoens code.
+"""
+
+__all__ = [
+    "EvoensError",
+    "InvalidInputError",
+    "InvalidSpaceError",
+    "AllCandidatesFailedError",
+    "DeadlineExceeded",
+    "EvoensWarning",
+    "DeviceWarning",
+    "FailedEvaluationsWarning",
+]
+
+
+class EvoensError(Exception):
+    """Root of every exception raised by evoens."""
+
+
+class InvalidInputError(EvoensError, ValueError):
+    """The data or a parameter given by the caller breaks a rule."""
+
+
+class InvalidSpaceError(EvoensError, ValueError):
+    """A search-space file is malformed; the message names file, key and problem."""
+
+
+class AllCandidatesFailedError(EvoensError, RuntimeError):
+    """Every evaluated pipeline failed, so there is no model to return."""
+
+
+class DeadlineExceeded(EvoensError, TimeoutError):
+    """Raised inside an evaluation when its deadline has passed."""
+
+
+class EvoensWarning(UserWarning):
+    """Root of every warning issued by evoens."""
+
+
+class DeviceWarning(EvoensWarning):
+    """A requested device could not be used and a fallback was taken."""
+
+
+class FailedEvaluationsWarning(EvoensWarning):
+    """Some pipelines failed during the search (they are in the leaderboard)."""

@@ -1,0 +1,136 @@
+"""Components: learner names and preprocessing steps, and the pipeline builder.
+
+A genome names a learner (a built-in name below, or ``"module:Class"`` for
+your own :class:`~evoens.space.Learner` subclass) and one choice per step
+slot.  :func:`build_pipeline` turns it into a fresh scikit-learn ``Pipeline``
+for the run's column layout.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_selection import SelectPercentile, VarianceThreshold, f_classif, f_regression
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, QuantileTransformer, RobustScaler, StandardScaler
+
+from . import _learners
+
+__all__ = ["LEARNERS", "STEP_CHOICES", "BuildContext", "resolve_learner", "build_pipeline", "predict_aligned"]
+
+LEARNERS = {
+    "lightgbm": _learners.LightGBMLearner,
+    "xgboost": _learners.XGBoostLearner,
+    "extra_trees": _learners.ExtraTreesLearner,
+    "random_forest": _learners.RandomForestLearner,
+    "mlp": _learners.MLPLearner,
+    "linear": _learners.LinearLearner,
+    "knn": _learners.KNNLearner,
+}
+
+#: slot -> the choices a space may name; the first is the slot's default.
+STEP_CHOICES = {
+    "encoder": ("ordinal", "native", "onehot"),
+    "scaler": ("none", "standard", "quantile", "robust"),
+    "selector": ("none", "percentile", "variance"),
+}
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a pipeline needs to know about the run to be built."""
+
+    task: str
+    categorical_mask: tuple
+    n_jobs: int = 1
+    device: str = "cpu"
+
+
+def resolve_learner(component: str):
+    """The learner class for a built-in name or a ``"module:Class"`` path."""
+    if component in LEARNERS:
+        return LEARNERS[component]
+    if ":" not in component:
+        raise KeyError(f"unknown learner component {component!r}; built-in: {sorted(LEARNERS)} or 'module:Class'")
+    module, _, name = component.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _scaler(choice, n_rows_hint=1000):
+    if choice == "standard":
+        return StandardScaler()
+    if choice == "quantile":
+        return QuantileTransformer(n_quantiles=min(1000, n_rows_hint), output_distribution="normal", subsample=100_000)
+    if choice == "robust":
+        return RobustScaler()
+    return None
+
+
+def _selector(choice, params, task):
+    if choice == "percentile":
+        score = f_regression if task == "regression" else f_classif
+        return SelectPercentile(score, percentile=params.get("percentile", 50))
+    if choice == "variance":
+        return VarianceThreshold(params.get("threshold", 0.0))
+    return None
+
+
+def build_pipeline(genome, component: str, context: BuildContext, random_state: int, n_rows_hint: int = 1000):
+    """A fresh, unfitted ``Pipeline`` for ``genome`` on the run's columns."""
+    learner_cls = resolve_learner(component)
+    steps = genome.step_dict
+    encoder = steps.get("encoder", ("ordinal", {}))[0]
+    scaler = _scaler(steps.get("scaler", ("none", {}))[0], n_rows_hint)
+    selector = _selector(*steps.get("selector", ("none", {})), context.task)
+    cat_mask = np.asarray(context.categorical_mask, dtype=bool)
+    num_idx, cat_idx = np.flatnonzero(~cat_mask), np.flatnonzero(cat_mask)
+    impute = not learner_cls.handles_missing or selector is not None
+    native = encoder == "native" and learner_cls.native_categorical
+
+    num_steps = []
+    if impute:
+        num_steps.append(("impute", SimpleImputer(strategy="median", keep_empty_features=True)))
+    if scaler is not None:
+        num_steps.append(("scale", scaler))
+    cat_steps = []
+    if len(cat_idx) and encoder == "onehot":
+        cat_steps = [("impute", SimpleImputer(strategy="constant", fill_value=-1, keep_empty_features=True)),
+                     ("onehot", OneHotEncoder(handle_unknown="ignore", max_categories=32, sparse_output=False))]
+    elif len(cat_idx) and impute:
+        cat_steps = [("impute", SimpleImputer(strategy="constant", fill_value=-1, keep_empty_features=True))]
+
+    pipeline_steps = []
+    if num_steps or cat_steps:
+        parts = []
+        if len(num_idx):
+            parts.append(("num", Pipeline(num_steps) if num_steps else "passthrough", num_idx))
+        if len(cat_idx):
+            parts.append(("cat", Pipeline(cat_steps) if cat_steps else "passthrough", cat_idx))
+        pipeline_steps.append(("columns", ColumnTransformer(parts, sparse_threshold=0.0)))
+        categorical = tuple(range(len(num_idx), len(num_idx) + len(cat_idx))) if native and not cat_steps else ()
+    else:
+        categorical = tuple(int(i) for i in cat_idx) if native else ()
+    if selector is not None:
+        pipeline_steps.append(("select", selector))
+        categorical = ()  # selection renumbers columns; natives are off behind it
+    params = genome.param_dict
+    if learner_cls.native_categorical:
+        params["native_categorical"] = bool(native and categorical)
+    learner = learner_cls(task=context.task, params=params, categorical=categorical, n_jobs=context.n_jobs,
+                          random_state=random_state, device=context.device)
+    pipeline_steps.append(("learner", learner))
+    return Pipeline(pipeline_steps)
+
+
+def predict_aligned(pipeline, X, task: str, n_classes: int) -> np.ndarray:
+    """Probabilities over all the run's classes (columns by class code), or values."""
+    if task == "regression":
+        return np.asarray(pipeline.predict(X), dtype=np.float64)
+    proba = np.asarray(pipeline.predict_proba(X), dtype=np.float64)
+    out = np.zeros((len(X), n_classes))
+    out[:, np.asarray(pipeline.classes_, dtype=np.int64)] = proba
+    return out

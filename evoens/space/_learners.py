@@ -1,0 +1,342 @@
+"""The learners a search space can name, each a small scikit-learn estimator.
+
+Every learner takes the same constructor arguments, so the search space can
+build any of them from a genome:
+
+``task``           "binary", "multiclass" or "regression"
+``params``         the genome's hyperparameters (the library's own names)
+``categorical``    indices of columns holding integer category codes
+``n_jobs``         threads the learner may use (always explicit)
+``random_state``   the candidate's seed
+``device``         "cpu" or "cuda" (tree boosters only)
+
+Boosters early-stop on an inner holdout of each training fold (so the fold's
+validation rows stay unseen and the out-of-fold predictions stay honest) and
+check the evaluation's deadline between boosting rounds; tree ensembles grow
+in chunks and check it between chunks.  Classifiers re-encode the labels they
+see, so a fold that lacks a class still trains; ``classes_`` says which.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+
+from .._deadline import check_deadline
+
+__all__ = [
+    "Learner",
+    "LightGBMLearner",
+    "XGBoostLearner",
+    "ExtraTreesLearner",
+    "RandomForestLearner",
+    "MLPLearner",
+    "LinearLearner",
+    "KNNLearner",
+]
+
+_MIN_ROWS_FOR_EARLY_STOPPING = 50
+
+
+class Learner(BaseEstimator):
+    """Base of the built-in learners: label handling and the shared signature."""
+
+    handles_missing = False
+    native_categorical = False
+
+    def __init__(self, task="binary", params=None, categorical=(), n_jobs=1, random_state=0, device="cpu"):
+        self.task = task
+        self.params = params
+        self.categorical = categorical
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.device = device
+
+    @property
+    def _is_classifier(self):
+        return self.task != "regression"
+
+    def fit(self, X, y, sample_weight=None):
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y)
+        if self._is_classifier:
+            self.classes_, y = np.unique(y, return_inverse=True)
+        self.n_features_in_ = X.shape[1]
+        self._fit(X, y, sample_weight, dict(self.params or {}))
+        return self
+
+    def predict(self, X):
+        out = self._predict(np.asarray(X, dtype=np.float64))
+        if self._is_classifier:
+            return self.classes_[out.argmax(axis=1)]
+        return out
+
+    def predict_proba(self, X):
+        return self._predict(np.asarray(X, dtype=np.float64))
+
+    def _fit(self, X, y, sample_weight, params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _predict(self, X):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _holdout(self, y, fraction=0.1):
+        """Indices for an inner train / early-stopping split, or None when too small."""
+        n = len(y)
+        if n < _MIN_ROWS_FOR_EARLY_STOPPING:
+            return None
+        stratify = None
+        if self._is_classifier:
+            counts = np.bincount(y)
+            if counts.min() >= 2 and int(round(n * fraction)) >= len(counts):
+                stratify = y
+        idx = np.arange(n)
+        return train_test_split(idx, test_size=fraction, random_state=self.random_state, stratify=stratify)
+
+
+def _binary_to_two_columns(p):
+    p = np.asarray(p, dtype=np.float64).reshape(len(p), -1)
+    if p.shape[1] == 1:
+        p = np.hstack([1.0 - p, p])
+    return p
+
+
+class LightGBMLearner(Learner):
+    """LightGBM (native API) with early stopping and deadline checks between rounds."""
+
+    handles_missing = True
+    native_categorical = True
+    max_rounds = 10000
+    patience = 50
+
+    def _fit(self, X, y, sample_weight, params):
+        import lightgbm as lgb
+
+        native = params.pop("native_categorical", False)
+        n_classes = len(self.classes_) if self._is_classifier else 0
+        objective = "regression"
+        if self._is_classifier:
+            objective = "binary" if n_classes <= 2 else "multiclass"
+        full = {
+            "objective": objective,
+            "verbosity": -1,
+            "num_threads": int(self.n_jobs),
+            "seed": int(self.random_state),
+            "deterministic": True,
+            "force_row_wise": True,
+            "learning_rate": 0.05,
+        }
+        if objective == "multiclass":
+            full["num_class"] = n_classes
+        if self.device == "cuda":
+            full["device_type"] = "gpu"
+        full.update(params)
+        rounds = int(full.pop("n_estimators", self.max_rounds))
+        cats = list(self.categorical) if native else []
+        split = self._holdout(y)
+        callbacks = [_lightgbm_deadline_callback]
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if split is None or (self._is_classifier and n_classes == 1):
+            train = lgb.Dataset(X, y, weight=w, categorical_feature=cats, free_raw_data=True)
+            self.booster_ = lgb.train(full, train, num_boost_round=min(rounds, 100), callbacks=callbacks)
+        else:
+            tr, va = split
+            train = lgb.Dataset(X[tr], y[tr], weight=None if w is None else w[tr], categorical_feature=cats)
+            valid = lgb.Dataset(X[va], y[va], weight=None if w is None else w[va], reference=train)
+            callbacks.append(lgb.early_stopping(self.patience, verbose=False))
+            self.booster_ = lgb.train(full, train, num_boost_round=rounds, valid_sets=[valid], callbacks=callbacks)
+        self.n_rounds_ = self.booster_.best_iteration or self.booster_.current_iteration()
+
+    def _predict(self, X):
+        p = self.booster_.predict(X, num_iteration=self.n_rounds_)
+        if not self._is_classifier:
+            return p
+        if len(self.classes_) == 1:
+            return np.ones((len(X), 1))
+        return _binary_to_two_columns(p) if len(self.classes_) == 2 else p
+
+
+def _lightgbm_deadline_callback(env):
+    check_deadline()
+
+
+_lightgbm_deadline_callback.order = 5  # type: ignore[attr-defined]
+
+
+def _xgboost_deadline_callback():
+    import xgboost as xgb
+
+    class DeadlineCallback(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            check_deadline()
+            return False
+
+    return DeadlineCallback()
+
+
+class XGBoostLearner(Learner):
+    """XGBoost (native API, ``hist``) with early stopping and deadline checks."""
+
+    handles_missing = True
+    native_categorical = True
+    max_rounds = 10000
+    patience = 50
+
+    def _fit(self, X, y, sample_weight, params):
+        import xgboost as xgb
+
+        native = params.pop("native_categorical", False) and len(self.categorical) > 0
+        n_classes = len(self.classes_) if self._is_classifier else 0
+        full = {"tree_method": "hist", "nthread": int(self.n_jobs), "seed": int(self.random_state),
+                "learning_rate": 0.1, "verbosity": 0, "device": self.device}
+        if not self._is_classifier:
+            full["objective"] = "reg:squarederror"
+        elif n_classes <= 2:
+            full["objective"] = "binary:logistic"
+        else:
+            full.update(objective="multi:softprob", num_class=n_classes)
+        full.update(params)
+        rounds = int(full.pop("n_estimators", self.max_rounds))
+        self._feature_types = None
+        if native:
+            cats = set(int(i) for i in self.categorical)
+            self._feature_types = ["c" if j in cats else "q" for j in range(X.shape[1])]
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        split = self._holdout(y)
+        callbacks = [_xgboost_deadline_callback()]
+        if split is None or (self._is_classifier and n_classes == 1):
+            dtrain = self._matrix(X, y, w)
+            self.booster_ = xgb.train(full, dtrain, num_boost_round=min(rounds, 100), callbacks=callbacks)
+            self.n_rounds_ = self.booster_.num_boosted_rounds()
+        else:
+            tr, va = split
+            dtrain = self._matrix(X[tr], y[tr], None if w is None else w[tr])
+            dvalid = self._matrix(X[va], y[va], None if w is None else w[va])
+            callbacks.append(xgb.callback.EarlyStopping(rounds=self.patience, save_best=False))
+            self.booster_ = xgb.train(full, dtrain, num_boost_round=rounds, evals=[(dvalid, "valid")],
+                                      callbacks=callbacks, verbose_eval=False)
+            best = getattr(self.booster_, "best_iteration", None)
+            self.n_rounds_ = (best + 1) if best is not None else self.booster_.num_boosted_rounds()
+        self.booster_.set_param({"device": "cpu", "nthread": int(self.n_jobs)})
+
+    def _matrix(self, X, y=None, w=None):
+        import xgboost as xgb
+
+        return xgb.DMatrix(X, label=y, weight=w, feature_types=self._feature_types,
+                           enable_categorical=self._feature_types is not None, nthread=int(self.n_jobs))
+
+    def _predict(self, X):
+        p = self.booster_.predict(self._matrix(X), iteration_range=(0, self.n_rounds_))
+        if not self._is_classifier:
+            return p
+        if len(self.classes_) == 1:
+            return np.ones((len(X), 1))
+        return _binary_to_two_columns(p) if len(self.classes_) == 2 else p
+
+
+class _ForestLearner(Learner):
+    """Tree ensembles grown in chunks, checking the deadline between chunks."""
+
+    chunk = 50
+
+    def _make(self, params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fit(self, X, y, sample_weight, params):
+        total = int(params.pop("n_estimators", 300))
+        criterion = params.get("criterion")
+        if criterion is not None and (criterion in ("gini", "entropy", "log_loss")) != self._is_classifier:
+            params.pop("criterion")  # a portfolio entry for the other task
+        self.model_ = self._make(params)
+        self.model_.set_params(n_jobs=int(self.n_jobs), random_state=int(self.random_state), warm_start=True)
+        grown = 0
+        while grown < total:
+            grown = min(total, grown + self.chunk)
+            self.model_.set_params(n_estimators=grown)
+            self.model_.fit(X, y, sample_weight=sample_weight)
+            check_deadline()
+
+    def _predict(self, X):
+        if self._is_classifier:
+            return self.model_.predict_proba(X)
+        return self.model_.predict(X)
+
+
+class ExtraTreesLearner(_ForestLearner):
+    def _make(self, params):
+        from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
+
+        return (ExtraTreesClassifier if self._is_classifier else ExtraTreesRegressor)(**params)
+
+
+class RandomForestLearner(_ForestLearner):
+    def _make(self, params):
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        return (RandomForestClassifier if self._is_classifier else RandomForestRegressor)(**params)
+
+
+class MLPLearner(Learner):
+    """scikit-learn's MLP; ``hidden_size`` x ``num_layers``, standardised target for regression."""
+
+    def _fit(self, X, y, sample_weight, params):
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+        size = int(params.pop("hidden_size", 128))
+        layers = int(params.pop("num_layers", 2))
+        params.setdefault("max_iter", 200)
+        params["early_stopping"] = len(y) >= 200
+        common = dict(hidden_layer_sizes=(size,) * layers, random_state=int(self.random_state), **params)
+        if self._is_classifier:
+            self.model_ = MLPClassifier(**common)
+            self.model_.fit(X, y)
+        else:
+            self._y_mean, self._y_std = float(np.mean(y)), float(np.std(y) or 1.0)
+            self.model_ = MLPRegressor(**common)
+            self.model_.fit(X, (y - self._y_mean) / self._y_std)
+
+    def _predict(self, X):
+        if self._is_classifier:
+            return self.model_.predict_proba(X)
+        return self.model_.predict(X) * self._y_std + self._y_mean
+
+
+class LinearLearner(Learner):
+    """Logistic regression (classification) or ridge regression; strength ``C`` / ``alpha``."""
+
+    def _fit(self, X, y, sample_weight, params):
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        if self._is_classifier:
+            if len(self.classes_) == 1:
+                self.model_ = None
+                return
+            self.model_ = LogisticRegression(C=params.get("C", 1.0), max_iter=params.get("max_iter", 1000))
+        else:
+            self.model_ = Ridge(alpha=params.get("alpha", 1.0), random_state=int(self.random_state))
+        self.model_.fit(X, y, sample_weight=sample_weight)
+
+    def _predict(self, X):
+        if self._is_classifier:
+            if self.model_ is None:
+                return np.ones((len(X), 1))
+            return self.model_.predict_proba(X)
+        return self.model_.predict(X)
+
+
+class KNNLearner(Learner):
+    """k nearest neighbours: cheap, and its errors differ from the trees'."""
+
+    def _fit(self, X, y, sample_weight, params):
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+        k = min(int(params.get("n_neighbors", 15)), len(y))
+        cls = KNeighborsClassifier if self._is_classifier else KNeighborsRegressor
+        self.model_ = cls(n_neighbors=k, weights=params.get("weights", "distance"), n_jobs=int(self.n_jobs))
+        self.model_.fit(X, y)
+
+    def _predict(self, X):
+        if self._is_classifier:
+            return self.model_.predict_proba(X)
+        return self.model_.predict(X)

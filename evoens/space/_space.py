@@ -1,0 +1,319 @@
+"""The :class:`SearchSpace`, loaded from a TOML preset or file.
+
+A space lists learners with hyperparameter ranges (turned into Optuna
+distributions), the preprocessing choices each learner allows, a known-good
+default per learner and seed configurations with a named source.  See
+``evoens/pipelines/default.toml`` for the annotated format.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from ..exceptions import InvalidSpaceError
+from ._components import LEARNERS, STEP_CHOICES, resolve_learner
+from ._genome import Genome
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["SearchSpace", "LearnerSpec", "Seed", "load_space", "available_presets"]
+
+TASKS = ("binary", "multiclass", "regression")
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A configuration to evaluate first, with where it comes from."""
+
+    genome: Genome
+    source: str
+    tasks: tuple = TASKS
+
+
+@dataclass
+class LearnerSpec:
+    name: str
+    component: str
+    params: dict  # name -> optuna distribution
+    defaults: dict
+    steps: dict  # slot -> tuple of allowed choices
+    tasks: tuple = TASKS
+    seeds: list = field(default_factory=list)
+
+
+@dataclass
+class SearchSpace:
+    """Learners, their ranges and preprocessing choices; samples genomes.
+
+    Attributes
+    ----------
+    name : str
+    learners : dict of str to LearnerSpec
+    step_params : dict
+        ``(slot, choice) -> {param: distribution}`` for parametrised steps.
+    """
+
+    name: str
+    learners: dict
+    step_params: dict
+    description: str = ""
+    source: str = ""
+
+    # --- restriction -------------------------------------------------------
+    def for_task(self, task: str) -> "SearchSpace":
+        """The learners that apply to ``task``; raises if none do."""
+        learners = {n: s for n, s in self.learners.items() if task in s.tasks}
+        if not learners:
+            raise InvalidSpaceError(f"space {self.name!r} has no learner for a {task} task")
+        return SearchSpace(self.name, learners, self.step_params, self.description, self.source)
+
+    # --- genomes -----------------------------------------------------------
+    def default_genomes(self, task: str) -> list[Seed]:
+        """Each learner's default, then the seeds of all learners interleaved, best-first."""
+        out = [Seed(Genome.create(n, s.defaults, self._default_steps(s)), f"{n} default") for n, s in
+               self.learners.items()]
+        queues = [[sd for sd in s.seeds if task in sd.tasks] for s in self.learners.values()]
+        while any(queues):
+            for q in queues:
+                if q:
+                    out.append(q.pop(0))
+        seen, unique = set(), []
+        for sd in out:
+            if sd.genome not in seen:
+                seen.add(sd.genome)
+                unique.append(sd)
+        return unique
+
+    def _default_steps(self, spec: LearnerSpec) -> dict:
+        return {slot: (choices[0], {}) for slot, choices in spec.steps.items()}
+
+    def sample(self, rng: np.random.Generator, learner: str | None = None) -> Genome:
+        """A random genome (of ``learner`` if given)."""
+        names = list(self.learners)
+        name = learner or names[rng.integers(len(names))]
+        spec = self.learners[name]
+        params = {p: sample_value(d, rng) for p, d in spec.params.items()}
+        params = {**{k: v for k, v in spec.defaults.items() if k not in spec.params}, **params}
+        steps = {}
+        for slot, choices in spec.steps.items():
+            choice = choices[rng.integers(len(choices))]
+            dists = self.step_params.get((slot, choice), {})
+            steps[slot] = (choice, {p: sample_value(d, rng) for p, d in dists.items()})
+        return Genome.create(name, params, steps)
+
+    # --- Optuna ------------------------------------------------------------
+    def distributions(self, genome: Genome) -> tuple[dict, dict]:
+        """``(params, distributions)`` in Optuna's flat naming for one genome."""
+        spec = self.learners[genome.learner]
+        params = {"learner": genome.learner}
+        dists = {"learner": CategoricalDistribution(tuple(self.learners))}
+        for k, v in genome.params:
+            d = spec.params.get(k)
+            if d is not None and _contains(d, v):
+                params[f"{genome.learner}.{k}"], dists[f"{genome.learner}.{k}"] = v, d
+        for slot, choice, sp in genome.steps:
+            name = f"{genome.learner}.step.{slot}"
+            allowed = spec.steps.get(slot, ())
+            if choice in allowed and len(allowed) > 1:
+                params[name], dists[name] = choice, CategoricalDistribution(allowed)
+            for k, v in sp:
+                d = self.step_params.get((slot, choice), {}).get(k)
+                if d is not None and _contains(d, v):
+                    params[f"{name}.{choice}.{k}"], dists[f"{name}.{choice}.{k}"] = v, d
+        return params, dists
+
+    def suggest(self, trial) -> Genome:
+        """Sample a genome through an Optuna trial (define-by-run, conditional on the learner)."""
+        name = trial.suggest_categorical("learner", tuple(self.learners))
+        spec = self.learners[name]
+        params = dict(spec.defaults)
+        for k, d in spec.params.items():
+            params[k] = _suggest(trial, f"{name}.{k}", d)
+        steps = {}
+        for slot, choices in spec.steps.items():
+            choice = choices[0] if len(choices) == 1 else trial.suggest_categorical(f"{name}.step.{slot}", choices)
+            sp = {k: _suggest(trial, f"{name}.step.{slot}.{choice}.{k}", d)
+                  for k, d in self.step_params.get((slot, choice), {}).items()}
+            steps[slot] = (choice, sp)
+        return Genome.create(name, params, steps)
+
+    def component(self, learner: str) -> str:
+        return self.learners[learner].component
+
+
+def _suggest(trial, name, d):
+    if isinstance(d, CategoricalDistribution):
+        return trial.suggest_categorical(name, d.choices)
+    if isinstance(d, IntDistribution):
+        return trial.suggest_int(name, d.low, d.high, log=d.log)
+    return trial.suggest_float(name, d.low, d.high, log=d.log)
+
+
+def sample_value(d, rng: np.random.Generator):
+    if isinstance(d, CategoricalDistribution):
+        return d.choices[rng.integers(len(d.choices))]
+    if d.log:
+        x = math.exp(rng.uniform(math.log(d.low), math.log(d.high)))
+    else:
+        x = rng.uniform(d.low, d.high)
+    if isinstance(d, IntDistribution):
+        return int(min(d.high, max(d.low, round(x))))
+    return float(x)
+
+
+def _contains(d, v) -> bool:
+    if isinstance(d, CategoricalDistribution):
+        return v in d.choices
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    if isinstance(d, IntDistribution) and int(v) != v:
+        return False
+    return d.low <= v <= d.high
+
+
+# --- loading ---------------------------------------------------------------
+
+def available_presets() -> list[str]:
+    """Names of the presets shipped inside the package."""
+    files = resources.files("evoens.pipelines")
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+
+
+def load_space(space="default") -> SearchSpace:
+    """Load a preset by name, a TOML file by path, or pass a :class:`SearchSpace` through.
+
+    Raises
+    ------
+    InvalidSpaceError
+        Naming the file, the key and the problem.
+    """
+    if isinstance(space, SearchSpace):
+        return space
+    if not isinstance(space, (str, Path)):
+        raise InvalidSpaceError(f"space must be a preset name, a path or a SearchSpace; got {space!r}")
+    text_source = str(space)
+    if isinstance(space, str) and not space.endswith(".toml") and "/" not in space and "\\" not in space:
+        if space not in available_presets():
+            raise InvalidSpaceError(f"unknown space preset {space!r}; presets: {available_presets()} or a .toml path")
+        text = resources.files("evoens.pipelines").joinpath(f"{space}.toml").read_text()
+        text_source = f"preset {space!r}"
+    else:
+        path = Path(space)
+        if not path.is_file():
+            raise InvalidSpaceError(f"space file {str(path)!r} does not exist")
+        text = path.read_text()
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidSpaceError(f"{text_source}: not valid TOML: {exc}") from None
+    return _parse(doc, text_source)
+
+
+def _err(where, key, problem):
+    return InvalidSpaceError(f"{where}: key {key!r}: {problem}")
+
+
+def _distribution(where, key, spec):
+    if not isinstance(spec, dict):
+        raise _err(where, key, f"expected a table like {{low = 1, high = 10}} or {{choices = [...]}}; got {spec!r}")
+    unknown = set(spec) - {"low", "high", "log", "type", "choices", "step"}
+    if unknown:
+        raise _err(where, key, f"unknown field(s) {sorted(unknown)}")
+    if "choices" in spec:
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise _err(where, key, "choices must be a non-empty list")
+        return CategoricalDistribution(tuple(choices))
+    if "low" not in spec or "high" not in spec:
+        raise _err(where, key, "a range needs both 'low' and 'high' (or give 'choices')")
+    low, high, log = spec["low"], spec["high"], bool(spec.get("log", False))
+    kind = spec.get("type") or ("int" if isinstance(low, int) and isinstance(high, int) else "float")
+    if kind not in ("int", "float"):
+        raise _err(where, key, f"type must be 'int' or 'float'; got {kind!r}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
+        raise _err(where, key, f"low and high must be numbers; got {low!r}, {high!r}")
+    if low > high:
+        raise _err(where, key, f"low ({low}) must not exceed high ({high})")
+    if log and low <= 0:
+        raise _err(where, key, f"a log range needs low > 0; got {low}")
+    if kind == "int":
+        return IntDistribution(int(low), int(high), log=log)
+    return FloatDistribution(float(low), float(high), log=log)
+
+
+def _parse(doc: dict, where: str) -> SearchSpace:
+    unknown = set(doc) - {"name", "description", "source", "steps", "learners"}
+    if unknown:
+        raise _err(where, sorted(unknown)[0], "unknown top-level key (expected name, description, source, steps, learners)")
+    step_params = {}
+    for slot, choices in doc.get("steps", {}).items():
+        if slot not in STEP_CHOICES:
+            raise _err(where, f"steps.{slot}", f"unknown step slot; slots: {list(STEP_CHOICES)}")
+        for choice, params in choices.items():
+            if choice not in STEP_CHOICES[slot]:
+                raise _err(where, f"steps.{slot}.{choice}", f"unknown choice; choices: {list(STEP_CHOICES[slot])}")
+            step_params[(slot, choice)] = {
+                k: _distribution(where, f"steps.{slot}.{choice}.{k}", v) for k, v in params.items()
+            }
+    learners_doc = doc.get("learners")
+    if not isinstance(learners_doc, dict) or not learners_doc:
+        raise _err(where, "learners", "a space needs at least one [learners.NAME] table")
+    learners = {name: _parse_learner(where, name, body) for name, body in learners_doc.items()}
+    return SearchSpace(doc.get("name", where), learners, step_params, doc.get("description", ""), doc.get("source", ""))
+
+
+def _parse_learner(where, name, body) -> LearnerSpec:
+    key = f"learners.{name}"
+    if not isinstance(body, dict):
+        raise _err(where, key, "must be a table")
+    unknown = set(body) - {"component", "params", "defaults", "steps", "tasks", "seeds"}
+    if unknown:
+        raise _err(where, f"{key}.{sorted(unknown)[0]}", "unknown key (expected component, params, defaults, steps, tasks, seeds)")
+    component = body.get("component", name)
+    try:
+        resolve_learner(component)
+    except (KeyError, ImportError, AttributeError) as exc:
+        raise _err(where, f"{key}.component", str(exc)) from None
+    params = {k: _distribution(where, f"{key}.params.{k}", v) for k, v in body.get("params", {}).items()}
+    defaults = dict(body.get("defaults", {}))
+    tasks = tuple(body.get("tasks", TASKS))
+    bad = set(tasks) - set(TASKS)
+    if bad:
+        raise _err(where, f"{key}.tasks", f"unknown task(s) {sorted(bad)}; tasks: {list(TASKS)}")
+    steps = {}
+    for slot, choices in body.get("steps", {}).items():
+        if slot not in STEP_CHOICES:
+            raise _err(where, f"{key}.steps.{slot}", f"unknown step slot; slots: {list(STEP_CHOICES)}")
+        choices = [choices] if isinstance(choices, str) else list(choices)
+        bad = [c for c in choices if c not in STEP_CHOICES[slot]]
+        if bad or not choices:
+            raise _err(where, f"{key}.steps.{slot}", f"unknown choice(s) {bad}; choices: {list(STEP_CHOICES[slot])}")
+        steps[slot] = tuple(choices)
+    spec = LearnerSpec(name, component, params, defaults, steps, tasks)
+    known = set(params) | set(defaults)
+    for i, seed in enumerate(body.get("seeds", [])):
+        skey = f"{key}.seeds[{i}]"
+        if "source" not in seed:
+            raise _err(where, skey, "every seed needs a 'source' naming where the configuration comes from")
+        bad = set(seed.get("params", {})) - known
+        if bad:
+            raise _err(where, f"{skey}.params", f"unknown parameter(s) {sorted(bad)} for learner {name!r}")
+        seed_steps = dict(SearchSpace._default_steps(None, spec))
+        for slot, choice in seed.get("steps", {}).items():
+            if choice not in steps.get(slot, ()):
+                raise _err(where, f"{skey}.steps.{slot}", f"{choice!r} is not among this learner's choices")
+            seed_steps[slot] = (choice, {})
+        genome = Genome.create(name, {**defaults, **seed.get("params", {})}, seed_steps)
+        spec.seeds.append(Seed(genome, seed["source"], tuple(seed.get("tasks", tasks))))
+    return spec
+
