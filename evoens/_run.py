@@ -44,9 +44,16 @@ def _deadline(limits: SearchLimits, now: float):
     return min(candidates) if candidates else None
 
 
-def run_search(engine, backend, limits: SearchLimits, on_result=None) -> list[Evaluation]:
-    """Run until the budget, the generation limit or early stopping; returns every record."""
+def run_search(engine, backend, limits: SearchLimits, on_result=None, replay=None) -> list[Evaluation]:
+    """Run until the budget, the generation limit or early stopping; returns every record.
+
+    ``replay`` maps candidate ids to evaluations already made (a resumed run's
+    journal): a candidate found there with the same genome is told at once,
+    never evaluated again.  The search is deterministic, so a resumed run
+    proposes the same candidates in the same order.
+    """
     records = []
+    replay = dict(replay or {})
 
     def receive(evaluation, breed=True):
         engine.tell(evaluation, breed)
@@ -67,6 +74,12 @@ def run_search(engine, backend, limits: SearchLimits, on_result=None) -> list[Ev
             candidate = engine.ask()
             if candidate is None:
                 break
+            done = replay.pop(candidate.id, None)
+            if done is not None and done.genome == candidate.genome:
+                done.candidate = candidate
+                engine.tell(done)
+                records.append(done)
+                continue
             backend.submit(candidate, _deadline(limits, time.time()))
         if backend.n_running == 0 and not engine.has_queued():
             limits.stop_reason = "generations" if engine.done else "search space exhausted"

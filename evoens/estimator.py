@@ -26,7 +26,8 @@ from .space import load_space
 
 __all__ = ["EvoEnsembleClassifier", "EvoEnsembleRegressor"]
 
-_BACKENDS = ("local", "sequential")
+_BACKENDS = ("local", "sequential", "dask")
+_DEVICES = ("auto", "cpu", "cuda")
 
 
 def _check_number(name, value, low, *, integer=False, allow_none=False, inclusive=True):
@@ -57,6 +58,10 @@ class _EvoEnsembleBase(BaseEstimator):
         max_eval_time=None,
         refit=False,
         backend="local",
+        scheduler=None,
+        device="auto",
+        memory_limit=None,
+        run_dir=None,
         verbose=0,
     ):
         self.time_budget = time_budget
@@ -71,6 +76,10 @@ class _EvoEnsembleBase(BaseEstimator):
         self.max_eval_time = max_eval_time
         self.refit = refit
         self.backend = backend
+        self.scheduler = scheduler
+        self.device = device
+        self.memory_limit = memory_limit
+        self.run_dir = run_dir
         self.verbose = verbose
 
     def __sklearn_tags__(self):
@@ -95,6 +104,10 @@ class _EvoEnsembleBase(BaseEstimator):
             raise InvalidInputError(f"n_jobs must be a positive int or -1 (all cores); got {self.n_jobs!r}")
         if self.backend not in _BACKENDS:
             raise InvalidInputError(f"backend must be one of {_BACKENDS}; got {self.backend!r}")
+        if self.device not in _DEVICES:
+            raise InvalidInputError(f"device must be one of {_DEVICES}; got {self.device!r}")
+        if self.scheduler is not None and self.backend != "dask":
+            raise InvalidInputError(f"scheduler={self.scheduler!r} needs backend='dask'; got backend={self.backend!r}")
         if not isinstance(self.refit, bool):
             raise InvalidInputError(f"refit must be True or False; got {self.refit!r}")
         if self.random_state is not None and not isinstance(self.random_state, numbers.Integral):
@@ -131,13 +144,24 @@ class _EvoEnsembleBase(BaseEstimator):
     def _n_workers(self) -> int:
         return os.cpu_count() or 1 if self.n_jobs == -1 else int(self.n_jobs)
 
-    def _make_backend(self):
+    def _make_backend(self, client=None):
         if self.backend == "sequential":
             return SequentialBackend()
+        if self.backend == "dask" or client is not None:
+            from .backends._dask import DaskBackend
+
+            return DaskBackend(self._n_workers(), scheduler=self.scheduler, client=client,
+                               memory_limit=self.memory_limit)
         return LocalBackend(self._n_workers())
 
+    def _settings(self, seed) -> dict:
+        """What a resumed run must share with the run it continues."""
+        return {"estimator": type(self).__name__, "random_state": seed, "cv": self.cv,
+                "population_size": self.population_size, "scoring": str(self.scoring),
+                "space": str(self.space), "params": {k: repr(v) for k, v in self.get_params().items()}}
+
     # -- fit ------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, client=None):
         """Search pipelines, then build the ensemble.
 
         Parameters
@@ -146,6 +170,10 @@ class _EvoEnsembleBase(BaseEstimator):
             Numeric, categorical, string, boolean columns; missing values allowed.
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
+        client : distributed.Client, optional
+            Evaluate on this Dask cluster (left running afterwards).  It is a
+            ``fit`` argument, not a parameter, so the estimator stays
+            clone-able and picklable.
 
         Returns
         -------
@@ -159,18 +187,22 @@ class _EvoEnsembleBase(BaseEstimator):
                        make_folds(y_codes, task, self.cv, seed), 0 if classes is None else len(classes), w)
         metric = get_metric(self.scoring, task, classes)
         space = load_space(self.space).for_task(task)
-        ctx = EvalContext(data, metric, space, n_threads=1)
+        ctx = EvalContext(data, metric, space, n_threads=1, device=self.device)
         end = None if self.time_budget is None else started + float(self.time_budget)
         limits = SearchLimits(self._search_end(started, end), self._eval_time(), self.early_stop)
-        backend = self._make_backend()
+        journal, replay = self._open_journal(data, seed)
+        callbacks = [cb for cb in (None if journal is None else journal.append, self._progress(started)) if cb]
+        backend = self._make_backend(client)
         with quiet_optuna():
             engine = Evolution(space, task, metric, y_codes, self.population_size, seed, self.generations,
                                space.default_genomes(task), w)
             backend.start(ctx)
             try:
-                records = run_search(engine, backend, limits, self._progress(started))
+                records = run_search(engine, backend, limits, _chain(callbacks), replay)
             finally:
                 backend.shutdown()
+                if journal is not None:
+                    journal.close()
         self.search_time_ = time.time() - started
         self._finish(records, data, metric, task, classes, seed, end, limits)
         self.fit_time_ = time.time() - started
@@ -179,6 +211,15 @@ class _EvoEnsembleBase(BaseEstimator):
                   f"{self.n_evaluations_} evaluations, stopped on {self.stop_reason_}; "
                   f"ensemble: {self.ensemble_.kind}", file=sys.stderr)
         return self
+
+    def _open_journal(self, data, seed):
+        if self.run_dir is None:
+            return None, None
+        from .journal import RunJournal
+
+        journal = RunJournal.open(self.run_dir, settings=self._settings(seed), fingerprint=data.fingerprint(),
+                                  folds=data.folds)
+        return journal, journal.load()
 
     def _search_end(self, started, end):
         if end is None:
@@ -260,6 +301,17 @@ class _EvoEnsembleBase(BaseEstimator):
         return self.ensemble_.predict(self.encoder_.transform(X))
 
 
+def _chain(callbacks):
+    if not callbacks:
+        return None
+
+    def call_all(evaluation, engine):
+        for cb in callbacks:
+            cb(evaluation, engine)
+
+    return call_all
+
+
 _PARAMS_DOC = """
     Parameters
     ----------
@@ -291,9 +343,25 @@ _PARAMS_DOC = """
     refit : bool, default=False
         Refit the ensemble members on all rows after the search (by default the
         members' fold models are averaged, with no refit).
-    backend : {"local", "sequential"}, default="local"
+    backend : {"local", "sequential", "dask"}, default="local"
         ``local``: worker processes on this machine; ``sequential``: in-process
-        (for tiny data and debugging; deadlines are cooperative only).
+        (for tiny data and debugging; deadlines are cooperative only);
+        ``dask``: a Dask cluster (``scheduler``, a ``client`` passed to ``fit``,
+        or else a ``LocalCluster`` of ``n_jobs`` workers started and closed by
+        ``fit``).  A global Dask client is never picked up silently.
+    scheduler : str or None, default=None
+        Address of an existing Dask scheduler (``"tcp://host:8786"``), for
+        ``backend="dask"``.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where the tree boosters train.  ``auto``: a GPU when the worker running
+        the evaluation has one, else CPU; ``cuda``: a GPU, or an error before
+        the search starts if none is found.
+    memory_limit : str, float or None, default=None
+        Per-worker memory limit of a Dask ``LocalCluster`` started by ``fit``.
+    run_dir : str, path or None, default=None
+        A run directory with a durable journal of every evaluation.  Fitting
+        again with the same ``run_dir`` and data resumes the run: evaluations
+        already in the journal are not re-run.
     verbose : int, default=0
         Print a line per finished evaluation when positive.
 """
