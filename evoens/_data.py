@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from .exceptions import InvalidInputError
+from .exceptions import InvalidInputError, InvalidTypeError
 
 __all__ = ["TabularEncoder", "encode_target", "Dataset", "make_folds"]
 
@@ -48,7 +48,7 @@ def _column_kind(name, s: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(dtype):
         return "numeric"
     if pd.api.types.is_complex_dtype(dtype):
-        raise InvalidInputError(f"X column {name!r} has unsupported dtype {dtype} (complex numbers)")
+        raise InvalidInputError(f"Complex data not supported: X column {name!r} has dtype {dtype}")
     if pd.api.types.is_numeric_dtype(dtype):
         return "numeric"
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
@@ -59,7 +59,9 @@ def _column_kind(name, s: pd.Series) -> str:
     if pd.api.types.is_string_dtype(dtype) or dtype == object:
         values = s.dropna()
         if len(values) and values.map(lambda v: isinstance(v, (bytes, dict, list, set, tuple))).any():
-            raise InvalidInputError(f"X column {name!r} holds unsupported values (containers or bytes)")
+            raise InvalidTypeError(
+                f"argument must be a string or a number: X column {name!r} holds containers or bytes"
+            )
         numeric = pd.to_numeric(values, errors="coerce")
         if len(values) and numeric.notna().all() and not values.map(lambda v: isinstance(v, str)).any():
             return "numeric"
@@ -77,10 +79,12 @@ class TabularEncoder:
 
     def fit(self, X) -> "TabularEncoder":
         frame = _as_frame(X)
-        if frame.shape[1] == 0:
-            raise InvalidInputError("X has zero columns (features); at least one is required")
         if frame.shape[0] == 0:
-            raise InvalidInputError("X is empty: 0 samples (rows) given; at least one is required")
+            raise InvalidInputError(f"X is empty: 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required.")
+        if frame.shape[1] == 0:
+            raise InvalidInputError(
+                f"X has 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required."
+            )
         self.columns = list(frame.columns)
         self.kinds = [_column_kind(c, frame[c]) for c in self.columns]
         self.categories = {}
@@ -132,6 +136,8 @@ def _is_missing(value) -> bool:
 
 def encode_target(y, task: str):
     """Validate ``y`` and encode it: class codes 0..K-1 (and the classes) or floats."""
+    if y is None:
+        raise InvalidInputError("requires y to be passed, but the target y is None")
     if isinstance(y, (pd.DataFrame,)) and y.shape[1] == 1:
         y = y.iloc[:, 0]
     arr = np.asarray(y)
@@ -168,7 +174,7 @@ def encode_target(y, task: str):
     classes, codes = np.unique(arr, return_inverse=True)
     if len(classes) < 2:
         raise InvalidInputError(
-            f"y has a single class ({classes[0]!r}); a classifier needs at least 2 classes"
+            f"y has only 1 class ({classes[0]!r}); a classifier needs at least 2 classes"
         )
     return codes.astype(np.int64), classes
 
@@ -193,13 +199,15 @@ def make_folds(y: np.ndarray, task: str, n_splits: int, seed: int) -> list[tuple
     if task == "regression":
         k = min(n_splits, n)
         if k < 2:
-            raise InvalidInputError(f"need at least 2 samples for cross-validation; got {n}")
+            raise InvalidInputError(f"need at least 2 samples for cross-validation; got n_samples={n}")
         splitter = KFold(n_splits=k, shuffle=True, random_state=seed)
     else:
         largest = int(np.bincount(y).max())
         k = min(n_splits, largest)
         if k < 2:
-            raise InvalidInputError(f"need at least 2 samples of some class for cross-validation; got {largest}")
+            raise InvalidInputError(
+                f"need at least 2 samples of some class for cross-validation; the largest class has n_samples={largest}"
+            )
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "least populated class" is expected here

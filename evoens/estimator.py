@@ -114,14 +114,13 @@ class _EvoEnsembleBase(BaseEstimator):
             raise InvalidInputError(f"random_state must be an int or None; got {self.random_state!r}")
 
     def _prepare(self, X, y, sample_weight):
+        _check_2d(X)
         validate_data(self, X, reset=True, skip_check_array=True)
         self.encoder_ = TabularEncoder().fit(X)
         Xe = self.encoder_.transform(X)
         if y is None:
-            raise InvalidInputError("y is required: this estimator is supervised (requires y to be passed)")
-        y_arr = y
-        if not hasattr(y, "__len__"):
-            raise InvalidInputError(f"y must be array-like; got {type(y).__name__}")
+            raise InvalidInputError("requires y to be passed, but the target y is None")
+        y_arr = y if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
         if len(y_arr) != Xe.shape[0]:
             raise InvalidInputError(f"X and y have inconsistent numbers of samples: X has {Xe.shape[0]} rows, "
                                     f"y has {len(y_arr)}")
@@ -134,6 +133,8 @@ class _EvoEnsembleBase(BaseEstimator):
                 raise InvalidInputError(f"sample_weight has {w.shape[0]} values for {Xe.shape[0]} samples")
             if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
                 raise InvalidInputError("sample_weight must be finite, non-negative and not all zero")
+            if classes is not None and len(np.unique(codes[w > 0])) < 2:
+                raise InvalidInputError("only 1 class has non-zero sample_weight; a classifier needs at least 2 classes")
         return Xe, codes, classes, task, w
 
     def _seed(self) -> int:
@@ -187,7 +188,7 @@ class _EvoEnsembleBase(BaseEstimator):
                        make_folds(y_codes, task, self.cv, seed), 0 if classes is None else len(classes), w)
         metric = get_metric(self.scoring, task, classes)
         space = load_space(self.space).for_task(task)
-        ctx = EvalContext(data, metric, space, n_threads=1, device=self.device)
+        ctx = EvalContext(data, metric, space, n_threads=1, device=self.device)  # "auto" resolved on each worker
         end = None if self.time_budget is None else started + float(self.time_budget)
         limits = SearchLimits(self._search_end(started, end), self._eval_time(), self.early_stop)
         journal, replay = self._open_journal(data, seed)
@@ -297,8 +298,18 @@ class _EvoEnsembleBase(BaseEstimator):
     # -- predict ----------------------------------------------------------------
     def _predict_raw(self, X):
         check_is_fitted(self, "ensemble_")
+        _check_2d(X)
         validate_data(self, X, reset=False, skip_check_array=True)
         return self.ensemble_.predict(self.encoder_.transform(X))
+
+
+def _check_2d(X):
+    if not hasattr(X, "columns") and not hasattr(X, "toarray") and np.asarray(X).ndim != 2:
+        raise InvalidInputError(
+            f"Expected a 2-dimensional X (n_samples, n_features); got {np.asarray(X).ndim} dimension(s). "
+            "Reshape your data either using array.reshape(-1, 1) if your data has a single feature "
+            "or array.reshape(1, -1) if it contains a single sample."
+        )
 
 
 def _chain(callbacks):
@@ -408,7 +419,8 @@ class EvoEnsembleClassifier(ClassifierMixin, _EvoEnsembleBase):
 
     def predict(self, X):
         """Predicted class labels."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class EvoEnsembleRegressor(RegressorMixin, _EvoEnsembleBase):

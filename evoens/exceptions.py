@@ -7,9 +7,12 @@ so ``except ValueError`` keeps working around evoens code.
 __all__ = [
     "EvoensError",
     "InvalidInputError",
+    "InvalidTypeError",
     "InvalidSpaceError",
     "AllCandidatesFailedError",
     "DeadlineExceeded",
+    "DeviceError",
+    "ClusterError",
     "EvoensWarning",
     "DeviceWarning",
     "FailedEvaluationsWarning",
@@ -24,6 +27,10 @@ class InvalidInputError(EvoensError, ValueError):
     """The data or a parameter given by the caller breaks a rule."""
 
 
+class InvalidTypeError(EvoensError, TypeError):
+    """A value in the data has a type evoens cannot use."""
+
+
 class InvalidSpaceError(EvoensError, ValueError):
     """A search-space file is malformed; the message names file, key and problem."""
 
@@ -34,6 +41,14 @@ class AllCandidatesFailedError(EvoensError, RuntimeError):
 
 class DeadlineExceeded(EvoensError, TimeoutError):
     """Raised inside an evaluation when its deadline has passed."""
+
+
+class DeviceError(EvoensError, RuntimeError):
+    """A requested device is not there: ``device="cuda"`` where no worker has a usable GPU."""
+
+
+class ClusterError(EvoensError, RuntimeError):
+    """A Dask cluster cannot be reached, or no worker joined it in time."""
 
 
 class EvoensWarning(UserWarning):
