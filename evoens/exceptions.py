@@ -61,3 +61,18 @@ class DeviceWarning(EvoensWarning):
 
 class FailedEvaluationsWarning(EvoensWarning):
     """Some pipelines failed during the search (they are in the leaderboard)."""
+
+
+class RunDirectoryBusyError(EvoensError, RuntimeError):
+    """Another process is writing to the run directory (it holds the run's lock)."""
+
+
+class UntrustedModelError(EvoensError, ValueError):
+    """A model file names types that the safe loader does not trust."""
+
+
+class VersionMismatchWarning(EvoensWarning):
+    """A model file was saved with other versions of evoens or its learners."""
+
+
+__all__ += ["RunDirectoryBusyError", "UntrustedModelError", "VersionMismatchWarning"]
