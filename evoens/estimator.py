@@ -234,17 +234,11 @@ class _EvoEnsembleBase(BaseEstimator):
         return None if self.time_budget is None else max(5.0, float(self.time_budget) / 3)
 
     def _progress(self, started):
-        if not self.verbose:
-            return None
+        """Per-evaluation progress on stderr: a live status line on a terminal
+        (``verbose=1``), else a log line per evaluation; see :mod:`evoens.progress`."""
+        from .progress import make_reporter
 
-        def report(evaluation, engine):
-            best = engine.best()
-            print(f"[evoens {time.time() - started:6.1f}s] gen {evaluation.candidate.generation} "
-                  f"#{evaluation.id} {evaluation.status.value:7s} {evaluation.score:.5g} "
-                  f"best {best.score if best else float('nan'):.5g}  {evaluation.genome.describe()[:70]}",
-                  file=sys.stderr, flush=True)
-
-        return report
+        return make_reporter(self.verbose, started, self.time_budget)
 
     def _finish(self, records, data, metric, task, classes, seed, end, limits):
         records = sorted(records, key=lambda e: e.id)
