@@ -1,0 +1,124 @@
+"""Bad input gets a clear error naming the problem; unseen categories are handled."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor, InvalidInputError
+from evoens._data import TabularEncoder
+
+from .conftest import FAST
+
+TINY = dict(generations=1, population_size=2, backend="sequential", time_budget=None, **FAST)
+
+
+def _xy(n=40):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 3)), rng.integers(0, 2, n)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_in_regression_target_is_rejected(bad):
+    X, y = _xy()
+    y = y.astype(float)
+    y[3] = bad
+    with pytest.raises(InvalidInputError, match="NaN or infinite"):
+        EvoEnsembleRegressor(**TINY).fit(X, y)
+
+
+def test_nan_in_class_labels_is_rejected():
+    X, y = _xy()
+    y = y.astype(float)
+    y[0] = np.nan
+    with pytest.raises(InvalidInputError, match="missing"):
+        EvoEnsembleClassifier(**TINY).fit(X, y)
+
+
+def test_all_nan_target_is_rejected():
+    X, _ = _xy()
+    with pytest.raises(InvalidInputError, match="all NaN"):
+        EvoEnsembleRegressor(**TINY).fit(X, np.full(len(X), np.nan))
+    with pytest.raises(InvalidInputError, match="all NaN"):
+        EvoEnsembleClassifier(**TINY).fit(X, np.full(len(X), np.nan))
+
+
+def test_single_class_is_rejected():
+    X, _ = _xy()
+    with pytest.raises(InvalidInputError, match="only 1 class"):
+        EvoEnsembleClassifier(**TINY).fit(X, np.ones(len(X)))
+
+
+def test_length_mismatch_is_rejected():
+    X, y = _xy()
+    with pytest.raises(InvalidInputError, match="inconsistent numbers of samples"):
+        EvoEnsembleClassifier(**TINY).fit(X, y[:-1])
+
+
+def test_empty_x_and_zero_columns_are_rejected():
+    with pytest.raises(InvalidInputError, match="0 sample"):
+        EvoEnsembleClassifier(**TINY).fit(np.empty((0, 3)), np.array([]))
+    with pytest.raises(InvalidInputError, match="0 feature"):
+        EvoEnsembleClassifier(**TINY).fit(np.empty((10, 0)), np.arange(10) % 2)
+    with pytest.raises(InvalidInputError, match="0 feature"):
+        EvoEnsembleClassifier(**TINY).fit(pd.DataFrame(index=range(10)), np.arange(10) % 2)
+
+
+def test_continuous_target_for_classifier_is_rejected():
+    X, _ = _xy()
+    with pytest.raises(InvalidInputError, match="continuous"):
+        EvoEnsembleClassifier(**TINY).fit(X, np.linspace(0, 1, len(X)))
+
+
+@pytest.mark.parametrize(
+    "column, message",
+    [
+        (pd.date_range("2020-01-01", periods=40), "unsupported dtype"),
+        (np.arange(40) * (1 + 1j), "Complex data not supported"),
+        (pd.to_timedelta(np.arange(40), unit="s"), "unsupported dtype"),
+    ],
+)
+def test_unsupported_dtypes_name_the_column(column, message):
+    X = pd.DataFrame({"ok": np.arange(40.0), "bad col": column})
+    with pytest.raises(InvalidInputError, match=message) as info:
+        EvoEnsembleClassifier(**TINY).fit(X, np.arange(40) % 2)
+    assert "bad col" in str(info.value)
+
+
+def test_predict_with_a_different_column_set_is_rejected(mixed_frame):
+    X, y = mixed_frame
+    clf = EvoEnsembleClassifier(**TINY).fit(X, y)
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(X.rename(columns={"x": "renamed"}))
+    with pytest.raises(ValueError, match="missing:\n- flag"):
+        clf.predict(X.drop(columns="flag"))
+    with pytest.raises(ValueError, match="3 features"):
+        clf.predict(np.zeros((2, 3)))
+
+
+def test_bad_parameters_name_the_parameter_rule_and_value():
+    X, y = _xy()
+    for params, name in [({"population_size": 0}, "population_size"), ({"cv": 1}, "cv"),
+                         ({"n_jobs": 0}, "n_jobs"), ({"time_budget": -5}, "time_budget"),
+                         ({"backend": "spark"}, "backend"), ({"scoring": "no_such_metric"}, "scoring")]:
+        with pytest.raises(InvalidInputError, match=name):
+            EvoEnsembleClassifier(**{**TINY, **params}).fit(X, y)
+
+
+def test_unseen_categories_at_predict_are_treated_as_missing(mixed_frame):
+    X, y = mixed_frame
+    clf = EvoEnsembleClassifier(**TINY).fit(X, y)
+    unseen = X.head(5).copy()
+    unseen["colour"] = ["purple", "teal", "red", "mauve", None]
+    missing = X.head(5).copy()
+    missing["colour"] = [None, None, "red", None, None]
+    np.testing.assert_allclose(clf.predict_proba(unseen), clf.predict_proba(missing))
+    assert set(clf.predict(unseen)) <= {"yes", "no"}
+
+
+def test_encoder_codes_categories_and_keeps_numbers():
+    X = pd.DataFrame({"n": [1.5, None, 3.0], "s": ["a", "b", None], "b": [True, False, True]})
+    enc = TabularEncoder().fit(X)
+    assert enc.kinds == ["numeric", "categorical", "numeric"]
+    out = enc.transform(X)
+    assert np.isnan(out[1, 0]) and np.isnan(out[2, 1])
+    assert out[0, 1] == 0 and out[1, 1] == 1 and out[0, 2] == 1.0

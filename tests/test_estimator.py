@@ -1,0 +1,110 @@
+"""The estimators as scikit-learn users use them."""
+
+import inspect
+import pickle
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import make_scorer, roc_auc_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor
+
+from .conftest import FAST
+
+SEQ = dict(backend="sequential", time_budget=None, **FAST)
+
+
+@pytest.mark.slow
+def test_same_seed_same_leaderboard_and_predictions(binary_data):
+    X, y = binary_data
+    params = dict(generations=3, population_size=4, n_jobs=2, time_budget=None, **FAST)
+    a = EvoEnsembleClassifier(**params).fit(X, y)
+    b = EvoEnsembleClassifier(**params).fit(X, y)
+    cols = ["id", "generation", "pipeline", "score", "fold_scores", "status", "operator", "parents", "ensemble_weight"]
+    pd.testing.assert_frame_equal(a.leaderboard_[cols], b.leaderboard_[cols])
+    assert len(a.leaderboard_) == 12
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    c = EvoEnsembleClassifier(**{**params, "random_state": 1}).fit(X, y)
+    assert list(c.leaderboard_.pipeline) != list(a.leaderboard_.pipeline)
+
+
+def test_string_labels_and_mixed_columns(mixed_frame):
+    X, y = mixed_frame
+    clf = EvoEnsembleClassifier(generations=2, population_size=3, **SEQ).fit(X, y)
+    assert list(clf.classes_) == ["no", "yes"]
+    assert list(clf.feature_names_in_) == list(X.columns)
+    assert clf.n_features_in_ == 5
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2) and np.allclose(proba.sum(axis=1), 1)
+    majority = y.value_counts(normalize=True).max()
+    assert clf.score(X, y) > majority + 0.05
+
+
+def test_non_contiguous_integer_labels_multiclass(wine_data):
+    X, y = wine_data
+    y = y.map({0: 3, 1: 5, 2: 9})
+    clf = EvoEnsembleClassifier(generations=1, population_size=3, **SEQ).fit(X, y)
+    assert list(clf.classes_) == [3, 5, 9]
+    assert set(clf.predict(X)) <= {3, 5, 9}
+    assert clf.scoring_ == "neg_log_loss" and clf.best_score_ > -0.5
+
+
+def test_regression_with_r2_scoring(diabetes_data):
+    X, y = diabetes_data
+    reg = EvoEnsembleRegressor(generations=1, population_size=3, scoring="r2", **SEQ).fit(X, y)
+    assert reg.scoring_ == "r2" and 0.2 < reg.best_score_ < 0.8
+    assert reg.predict(X).shape == (len(X),)
+
+
+def test_scoring_by_name_and_by_callable(binary_data):
+    X, y = binary_data
+    by_name = EvoEnsembleClassifier(generations=1, population_size=2, scoring="accuracy", **SEQ).fit(X, y)
+    assert 0.8 < by_name.best_score_ <= 1
+    scorer = make_scorer(roc_auc_score, response_method="predict_proba")
+    by_callable = EvoEnsembleClassifier(generations=1, population_size=2, scoring=scorer, **SEQ).fit(X, y)
+    default = EvoEnsembleClassifier(generations=1, population_size=2, **SEQ).fit(X, y)
+    assert by_callable.best_score_ == pytest.approx(default.best_score_)
+
+
+def test_sample_weight_changes_the_fit(binary_data):
+    X, y = binary_data
+    w = np.where(y == 1, 5.0, 1.0)
+    plain = EvoEnsembleClassifier(generations=1, population_size=2, **SEQ).fit(X, y)
+    weighted = EvoEnsembleClassifier(generations=1, population_size=2, **SEQ).fit(X, y, sample_weight=w)
+    assert not np.allclose(plain.predict_proba(X), weighted.predict_proba(X))
+
+
+def test_leaderboard_records_every_evaluation(binary_data):
+    X, y = binary_data
+    clf = EvoEnsembleClassifier(generations=3, population_size=3, **SEQ).fit(X, y)
+    board = clf.leaderboard_
+    assert len(board) == clf.n_evaluations_ == 9
+    assert {"rank", "genome", "score", "fold_scores", "fit_time", "status", "generation", "parents",
+            "operator", "ensemble_weight"} <= set(board.columns)
+    assert board.score.iloc[0] == clf.best_score_
+    assert board.ensemble_weight.sum() == pytest.approx(1.0) or clf.ensemble_.kind == "stacked"
+
+
+def test_clone_pickle_and_use_inside_pipeline_and_grid_search(binary_data):
+    X, y = binary_data
+    est = EvoEnsembleClassifier(generations=1, population_size=2, **SEQ)
+    assert clone(est).get_params() == est.get_params()
+    pipe = make_pipeline(FunctionTransformer(), est).fit(X, y)
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(restored.predict_proba(X), pipe.predict_proba(X))
+    grid = GridSearchCV(est, {"population_size": [1, 2]}, cv=2).fit(X, y)
+    assert grid.best_params_["population_size"] in (1, 2)
+
+
+@pytest.mark.parametrize("cls", [EvoEnsembleClassifier, EvoEnsembleRegressor])
+def test_documented_parameters_match_the_signature(cls):
+    documented = re.findall(r"^    (\w+) : ", cls.__doc__, flags=re.M)
+    params = list(inspect.signature(cls.__init__).parameters)[1:]
+    attributes_start = documented.index("ensemble_")
+    assert documented[:attributes_start] == params

@@ -1,0 +1,148 @@
+"""The evolutionary search as a state machine, tested without any workers."""
+
+import numpy as np
+import pytest
+
+from evoens._metrics import get_metric
+from evoens.evaluation import Evaluation, Status
+from evoens.search import Evolution, crossover, mutate_step, pareto_fronts, perturb, swap_learner
+from evoens.space import load_space
+
+TASK = "binary"
+
+
+def _space():
+    return load_space("default").for_task(TASK)
+
+
+def _engine(seed=0, generations=None, population=6):
+    rng = np.random.default_rng(99)
+    y = rng.integers(0, 2, 200)
+    space = _space()
+    engine = Evolution(space, TASK, get_metric(None, TASK), y, population, seed, generations,
+                       space.default_genomes(TASK))
+    return engine, y
+
+
+def _fake_evaluation(candidate, y, quality):
+    """A real record for a candidate: OOF probabilities of the given quality (for the state machine)."""
+    rng = np.random.default_rng(candidate.id)
+    p1 = np.clip(quality * y + (1 - quality) * rng.random(len(y)), 0, 1)
+    oof = np.column_stack([1 - p1, p1]).astype(np.float32)
+    score = get_metric(None, TASK)(y, oof)
+    return Evaluation(candidate, Status.OK, score=score, oof=oof, models=[], fit_time=0.1 + candidate.id % 3)
+
+
+def _drive(engine, y, order=None, limit=60):
+    """Ask everything available, tell in the given order ('fifo' or 'reverse'), until ``limit`` told."""
+    told = []
+    while len(told) < limit:
+        batch = []
+        while (c := engine.ask()) is not None:
+            batch.append(c)
+        if not batch:
+            break
+        if order == "reverse":
+            batch.reverse()
+        for c in batch:
+            engine.tell(_fake_evaluation(c, y, 0.2 + 0.6 * ((c.id * 7) % 11) / 10))
+            told.append(c)
+    return told
+
+
+def test_first_generations_start_with_defaults_then_portfolio():
+    engine, _ = _engine(population=6)
+    first = [engine.ask() for _ in range(12)]
+    assert [c.generation for c in first] == [0] * 6 + [1] * 6
+    assert first[0].source.endswith("default")
+    assert any("TabRepo" in c.source for c in first)
+
+
+def test_workers_never_wait_for_a_generation_barrier():
+    engine, y = _engine(population=4)
+    gen0 = [engine.ask() for _ in range(4)]
+    gen1_first = engine.ask()
+    assert gen1_first is not None and gen1_first.generation == 1  # available while gen 0 is running
+    for c in gen0:
+        engine.tell(_fake_evaluation(c, y, 0.5))
+    rest = [engine.ask() for _ in range(3)]
+    assert all(c.generation == 1 for c in rest)
+    nxt = engine.ask()
+    assert nxt is not None and nxt.generation == 2  # bred from generation 0 while 1 still runs
+
+
+def test_breeding_is_independent_of_completion_order():
+    a, y = _engine(seed=3)
+    b, _ = _engine(seed=3)
+    told_a = _drive(a, y, "fifo")
+    told_b = _drive(b, y, "reverse")
+    key = lambda told: sorted((c.id, c.genome.key, c.operator) for c in told)  # noqa: E731
+    assert key(told_a) == key(told_b)
+
+
+def test_no_genome_is_proposed_twice():
+    engine, y = _engine(population=8)
+    told = _drive(engine, y, limit=120)
+    keys = [c.genome.key for c in told]
+    assert len(keys) == len(set(keys))
+
+
+def test_children_record_operators_and_parents():
+    engine, y = _engine(population=8)
+    told = _drive(engine, y, limit=80)
+    bred = [c for c in told if c.generation >= 2]
+    assert bred
+    ops = {c.operator for c in bred}
+    assert ops & {"perturb", "crossover", "step", "swap"} and "tpe" in ops
+    ids = {c.id for c in told}
+    assert all(set(c.parents) <= ids for c in bred)
+
+
+def test_generation_limit_is_respected():
+    engine, y = _engine(population=5, generations=3)
+    told = _drive(engine, y, limit=1000)
+    assert max(c.generation for c in told) == 2 and len(told) == 15
+    assert engine.done
+
+
+def test_pruning_threshold_appears_once_the_population_has_scores():
+    engine, y = _engine(population=6)
+    told = _drive(engine, y, limit=30)
+    assert all(c.prune_below is None for c in told if c.generation < 2)
+    assert any(c.prune_below is not None for c in told if c.generation >= 2)
+
+
+def test_stalled_generations_counts_since_last_improvement():
+    engine, _ = _engine()
+    engine.best_by_generation = [0.5, 0.7, 0.7, 0.69]
+    assert engine.stalled_generations() == 2
+
+
+@pytest.mark.parametrize("op", [perturb, mutate_step, swap_learner])
+def test_mutation_operators_keep_genomes_valid(op):
+    space, rng = _space(), np.random.default_rng(0)
+    for _ in range(30):
+        parent = space.sample(rng)
+        child = op(parent, space, rng)
+        spec = space.learners[child.learner]
+        for slot, choice, _ in child.steps:
+            assert choice in spec.steps[slot]
+        for k, v in child.params:
+            d = spec.params.get(k)
+            if d is not None and hasattr(d, "low"):
+                assert d.low <= v <= d.high
+
+
+def test_crossover_mixes_parents_of_one_learner():
+    space, rng = _space(), np.random.default_rng(1)
+    a, b = space.sample(rng, "lightgbm"), space.sample(rng, "lightgbm")
+    child = crossover(a, b, space, rng)
+    assert child.learner == "lightgbm"
+    assert all(v in (a.param_dict.get(k), b.param_dict.get(k)) for k, v in child.params)
+
+
+def test_pareto_fronts_rank_by_dominance():
+    objectives = np.array([[1.0, 1.0], [0.5, 0.5], [1.0, 0.2], [0.2, 1.0]])
+    fronts = pareto_fronts(objectives)
+    assert fronts == [[0], [1, 2, 3]]
+    assert pareto_fronts(np.array([[1.0, 1.0], [0.5, 0.5], [0.2, 0.2]])) == [[0], [1], [2]]
