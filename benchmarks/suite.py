@@ -1,0 +1,187 @@
+"""The benchmark protocol of BENCHMARKS.md on the public PMLB datasets.
+
+Each dataset runs in its own process: 75/25 split (stratified for
+classification, ``random_state=seed``), ``fit`` with a wall-clock budget and
+``n_jobs=2``, metric on the test part (binary: ROC AUC, multiclass: log loss,
+regression: RMSE).  Prints per-dataset results, then a table beside the peer
+figures recorded in BENCHMARKS.md, with ranks and budget ratios.
+
+    python benchmarks/suite.py                         # all 13 datasets, 60 s each
+    python benchmarks/suite.py --datasets car vehicle --budget 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
+
+# Peer figures at 60 s, 2 cores, seed 0, as recorded in BENCHMARKS.md:
+# (LightGBM default, TPOT 1.1, FLAML 2.7, AutoGluon medium); metric, and its seconds.
+PEERS = {
+    "adult": (0.9242, 0.9185, 0.9253, 0.9255),
+    "churn": (0.9236, 0.9289, 0.9274, 0.9292),
+    "kr_vs_kp": (1.0000, 0.9999, 1.0000, 1.0000),
+    "phoneme": (0.9540, 0.9458, 0.9638, 0.9608),
+    "spambase": (0.9905, 0.9898, 0.9905, 0.9900),
+    "car": (0.0163, 0.1104, 0.0084, 0.0075),
+    "satimage": (0.3049, 0.2776, 0.2913, 0.2340),
+    "vehicle": (0.7657, 0.4866, 0.4838, 0.5038),
+    "wine_quality_white": (0.9655, 0.8912, 0.8699, 0.8306),
+    "197_cpu_act": (2.736, 2.53, 2.299, 2.124),
+    "201_pol": (4.904, 8.87, 4.327, 4.248),
+    "503_wind": (3.139, 3.335, 3.114, 3.057),
+    "537_houses": (4.746e04, 6.677e04, 4.548e04, 4.366e04),
+}
+PEER_NAMES = ("LightGBM", "TPOT", "FLAML", "AutoGluon")
+
+
+def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) -> dict:
+    """Fit and score evoens on one dataset (called in a child process)."""
+    import pandas as pd
+    from sklearn.metrics import accuracy_score, log_loss, r2_score, roc_auc_score, root_mean_squared_error
+    from sklearn.model_selection import train_test_split
+
+    from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor
+
+    manifest = {d["name"]: d for d in json.loads((data_dir / "manifest.json").read_text())}
+    info = manifest[name]
+    frame = pd.read_csv(data_dir / info["file"])
+    X, y = frame.drop(columns=info["target"]), frame[info["target"]]
+    classification = info["task"] != "regression"
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed,
+                                              stratify=y if classification else None)
+    cls = EvoEnsembleClassifier if classification else EvoEnsembleRegressor
+    model = cls(time_budget=budget, n_jobs=n_jobs, random_state=seed)
+    start = time.time()
+    model.fit(X_tr, y_tr)
+    fit_s = time.time() - start
+    if classification:
+        proba = model.predict_proba(X_te)
+        total_s = time.time() - start
+        if info["task"] == "binary":
+            metric = roc_auc_score(y_te, proba[:, 1])
+        else:
+            metric = log_loss(y_te, proba, labels=model.classes_)
+        side = accuracy_score(y_te, model.classes_[proba.argmax(axis=1)])
+    else:
+        pred = model.predict(X_te)
+        total_s = time.time() - start
+        metric, side = root_mean_squared_error(y_te, pred), r2_score(y_te, pred)
+    board = model.leaderboard_
+    return {
+        "dataset": name, "task": info["task"], "metric": float(metric), "side_metric": float(side),
+        "fit_s": fit_s, "fit_predict_s": total_s, "budget_s": budget,
+        "evaluations": int(len(board)), "failures": int((board.status != "ok").sum()),
+        "ensemble": model.ensemble_.kind, "members": len(model.ensemble_.members),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def _higher_is_better(task: str) -> bool:
+    return task == "binary"
+
+
+def _rank(values, higher_better):
+    """Average ranks (1 = best) with ties shared."""
+    arr = np.asarray(values, dtype=float)
+    key = -arr if higher_better else arr
+    order = np.argsort(key, kind="stable")
+    ranks = np.empty(len(arr))
+    i = 0
+    while i < len(arr):
+        j = i
+        while j + 1 < len(arr) and key[order[j + 1]] == key[order[i]]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def _display(value, task):
+    return float(f"{value:.4g}") if task == "regression" else round(value, 4)
+
+
+def summarise(results: list[dict]) -> str:
+    lines = ["| dataset | metric | evoens | " + " | ".join(PEER_NAMES) + " | evoens rank | fit / budget |",
+             "|---|---|---|" + "---|" * len(PEER_NAMES) + "---|---|"]
+    all_ranks, ratios = [], []
+    for r in results:
+        peers = PEERS[r["dataset"]]
+        ours = _display(r["metric"], r["task"]) if r.get("metric") is not None else None
+        failed = ours is None
+        values = [(-np.inf if _higher_is_better(r["task"]) else np.inf) if failed else ours, *peers]
+        ranks = _rank(values, _higher_is_better(r["task"]))
+        if failed:
+            ranks[0] = len(values)
+        all_ranks.append(ranks)
+        ratio = r.get("fit_s", float("nan")) / r["budget_s"]
+        ratios.append(ratio)
+        arrow = "AUC ↑" if r["task"] == "binary" else ("log loss ↓" if r["task"] == "multiclass" else "RMSE ↓")
+        cells = " | ".join(f"{p:.4g}" for p in peers)
+        lines.append(f"| {r['dataset']} | {arrow} | {'FAILED' if failed else f'{ours:.4g}'} | {cells} | "
+                     f"{ranks[0]:.1f} | {ratio:.3f} |")
+    mean = np.mean(all_ranks, axis=0)
+    lines.append("")
+    lines.append("Mean rank (lower is better): " + ", ".join(
+        f"{n} {m:.2f}" for n, m in sorted(zip(("evoens", *PEER_NAMES), mean), key=lambda t: t[1])))
+    wins = sum(rk[0] == min(rk) for rk in all_ranks)
+    lines.append(f"evoens best or tied best on {wins} of {len(all_ranks)} datasets; "
+                 f"beats LightGBM default on {sum(rk[0] < rk[1] for rk in all_ranks)}, "
+                 f"ties it on {sum(rk[0] == rk[1] for rk in all_ranks)}.")
+    lines.append(f"fit wall time / budget: median {np.nanmedian(ratios):.3f}, max {np.nanmax(ratios):.3f}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="*", default=list(PEERS))
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--budget", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--output", type=Path, help="write all results as JSON here")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one, args.data_dir, args.budget, args.seed, args.n_jobs)))
+        return
+    if not (args.data_dir / "manifest.json").is_file():
+        sys.exit(f"no manifest.json in {args.data_dir}; pass --data-dir pointing at the PMLB datasets")
+    results = []
+    for name in args.datasets:
+        cmd = [sys.executable, __file__, "--one", name, "--data-dir", str(args.data_dir), "--budget",
+               str(args.budget), "--seed", str(args.seed), "--n-jobs", str(args.n_jobs)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"{name}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+            results.append({"dataset": name, "task": _task_of(args.data_dir, name), "metric": None,
+                            "budget_s": args.budget})
+            continue
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        results.append(result)
+        print(f"{name:20s} {result['metric']:.5g}  fit {result['fit_s']:.1f}s  evals {result['evaluations']}  "
+              f"failures {result['failures']}  {result['ensemble']}({result['members']})  "
+              f"rss {result['peak_rss_mb']:.0f}/{result['peak_child_rss_mb']:.0f} MB", flush=True)
+    print()
+    print(summarise(results))
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=1))
+
+
+def _task_of(data_dir, name):
+    return {d["name"]: d["task"] for d in json.loads((data_dir / "manifest.json").read_text())}[name]
+
+
+if __name__ == "__main__":
+    main()
