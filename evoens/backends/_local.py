@@ -21,6 +21,7 @@ from multiprocessing.connection import wait as wait_connections
 import joblib
 import cloudpickle
 
+from ..devices import plan_devices, probe
 from ..evaluation import Evaluation, Status, evaluate
 from ._base import Backend
 
@@ -78,6 +79,10 @@ class LocalBackend(Backend):
 
     # -- lifecycle --------------------------------------------------------
     def start(self, ctx) -> None:
+        # the workers run on this machine: decide the device here, before any worker starts
+        # (device="cuda" without a GPU fails now, not in every evaluation)
+        plan = plan_devices(ctx.device, [probe()] if ctx.device != "cpu" else [], "this machine")
+        ctx = dataclasses.replace(ctx, device=plan.device)
         self._mp = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
             self._mp.set_forkserver_preload(_PRELOAD)

@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from .._data import Dataset
 from .._deadline import check_deadline, deadline_scope
 from .._metrics import Metric
+from ..devices import resolve_device
 from ..exceptions import DeadlineExceeded
 from ..space import BuildContext, SearchSpace, build_pipeline, predict_aligned
 from ._record import Candidate, Evaluation, Status
@@ -29,11 +30,12 @@ class EvalContext:
     metric: Metric
     space: SearchSpace
     n_threads: int = 1
-    device: str = "cpu"
+    device: str = "cpu"  # "auto" | "cpu" | "cuda"; resolved by each worker, see evoens.devices
 
     def build_context(self) -> BuildContext:
+        """The pipelines' build settings, with ``device`` resolved on this process (cached per process)."""
         return BuildContext(self.data.task, tuple(bool(b) for b in self.data.categorical_mask),
-                            self.n_threads, self.device)
+                            self.n_threads, resolve_device(self.device))
 
 
 def evaluate(candidate: Candidate, ctx: EvalContext, deadline: float | None = None) -> Evaluation:

@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
 from .._deadline import check_deadline
+from ..devices import lightgbm_params, resolve_device, xgboost_params
 
 __all__ = [
     "Learner",
@@ -103,7 +104,12 @@ def _binary_to_two_columns(p):
 
 
 class LightGBMLearner(Learner):
-    """LightGBM (native API) with early stopping and deadline checks between rounds."""
+    """LightGBM (native API) with early stopping and deadline checks between rounds.
+
+    ``device="cuda"`` selects LightGBM's OpenCL learner (``device_type="gpu"``)
+    where it finds an NVIDIA GPU, else CPU (the PyPI wheel has no CUDA learner);
+    see :func:`evoens.devices.lightgbm_params`.
+    """
 
     handles_missing = True
     native_categorical = True
@@ -129,8 +135,7 @@ class LightGBMLearner(Learner):
         }
         if objective == "multiclass":
             full["num_class"] = n_classes
-        if self.device == "cuda":
-            full["device_type"] = "gpu"
+        full.update(lightgbm_params(resolve_device(self.device)))  # decided before fitting
         full.update(params)
         rounds = int(full.pop("n_estimators", self.max_rounds))
         cats = list(self.categorical) if native else []
@@ -176,7 +181,12 @@ def _xgboost_deadline_callback():
 
 
 class XGBoostLearner(Learner):
-    """XGBoost (native API, ``hist``) with early stopping and deadline checks."""
+    """XGBoost (native API, ``hist``) with early stopping and deadline checks.
+
+    ``device="cuda"`` trains on the GPU (:class:`~evoens.exceptions.DeviceError`
+    where there is none, decided before fitting); the fitted booster is set
+    back to CPU, so it predicts on machines without a GPU.
+    """
 
     handles_missing = True
     native_categorical = True
@@ -189,7 +199,7 @@ class XGBoostLearner(Learner):
         native = params.pop("native_categorical", False) and len(self.categorical) > 0
         n_classes = len(self.classes_) if self._is_classifier else 0
         full = {"tree_method": "hist", "nthread": int(self.n_jobs), "seed": int(self.random_state),
-                "learning_rate": 0.1, "verbosity": 0, "device": self.device}
+                "learning_rate": 0.1, "verbosity": 0, **xgboost_params(resolve_device(self.device))}
         if not self._is_classifier:
             full["objective"] = "reg:squarederror"
         elif n_classes <= 2:

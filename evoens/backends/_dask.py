@@ -1,0 +1,474 @@
+"""Evaluations on a Dask ``distributed`` cluster.
+
+The run's context (data, folds, metric, space) is scattered once; every task
+depends on that one future, so the data never rides in a task.  Each
+candidate is one task with a unique key.  Failures come back as records:
+
+* a task still running ``grace`` seconds past its deadline (a learner that
+  ignores the cooperative deadline) is abandoned as a ``timeout``, its future
+  cancelled and its worker restarted (``Future.cancel`` cannot stop a running
+  task);
+* a worker that dies while running a task (killed, out of memory, a crash in
+  native code) makes the scheduler retry the task elsewhere; when it has died
+  on too many workers (``distributed.scheduler.allowed-failures``; 1 retry on
+  the ``LocalCluster`` evoens starts) it is recorded as ``killed``;
+* scattered data lost with its last worker is sent again, once per loss.
+
+GPU candidates (XGBoost, and LightGBM where its OpenCL learner finds an
+NVIDIA GPU) go only to workers advertising a ``GPU`` resource; see
+:mod:`evoens.devices`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+
+import distributed
+
+from ..devices import DevicePlan, plan_devices, probe
+from ..evaluation import Evaluation, Status, evaluate
+from ..exceptions import ClusterError, InvalidInputError
+from ._base import Backend
+
+__all__ = ["DaskBackend"]
+
+logger = logging.getLogger("evoens")
+
+#: settings of the LocalCluster evoens starts (scoped to its creation): one retry
+#: of a task whose worker died, and no Active Memory Manager dropping the
+#: broadcast replicas of the run's context.
+_LOCAL_CLUSTER_CONFIG = {
+    "distributed.scheduler.allowed-failures": 1,
+    "distributed.scheduler.active-memory-manager.start": False,
+}
+
+_KILLED_REASON = "its worker died while running it (killed, out of memory or a crash in native code)"
+
+#: keys of the evoens tasks running in this (worker) process
+_EXECUTING: set = set()
+
+
+def _evaluate_task(ctx, candidate, deadline):
+    """The task run on a worker: ``ctx`` is the scattered context, resolved by Dask."""
+    worker = distributed.get_worker()
+    key = worker.get_current_task()
+    _EXECUTING.add(key)
+    try:
+        record = evaluate(candidate, ctx, deadline)
+    finally:
+        _EXECUTING.discard(key)
+    record.worker = f"{worker.address} (pid {os.getpid()})"
+    return record
+
+
+def _still_executing(keys):
+    """Which of ``keys`` this worker process is still running (through ``client.run``)."""
+    return sorted(set(keys) & _EXECUTING)
+
+
+@dataclasses.dataclass
+class _Task:
+    candidate: object
+    deadline: float | None
+    submitted: float
+    attempt: int = 1
+    key: str = ""
+    future: object = None
+
+
+class DaskBackend(Backend):
+    """Evaluate candidates on a Dask cluster.
+
+    Only an explicit cluster is used: ``client``, else ``scheduler``, else a
+    ``LocalCluster`` started here and closed by :meth:`shutdown`.  A global
+    (default) Dask client is never picked up.
+
+    Parameters
+    ----------
+    n_workers : int, default=1
+        Worker processes of the ``LocalCluster`` started when neither
+        ``scheduler`` nor ``client`` is given (one thread each).
+    scheduler : str, optional
+        Address of a running scheduler (``"tcp://host:8786"``); the cluster is
+        left running, the client evoens opens to it is closed.
+    client : distributed.Client, optional
+        A client of the cluster to use; left open.  With ``scheduler`` too,
+        both must name the same scheduler.
+    security : distributed.security.Security, optional
+        TLS settings for the client (and the ``LocalCluster``).
+    memory_limit : str, float or None, default=None
+        Per-worker memory limit of the ``LocalCluster`` (``None``: Dask's
+        ``"auto"``, the machine's memory shared out); a task that breaks it is
+        killed by the worker's nanny and recorded as ``killed``.
+    grace : float, default=2.0
+        Seconds past a deadline before a task that has not stopped on its own
+        is abandoned and its worker restarted.
+    worker_timeout : float, default=60.0
+        Seconds :meth:`start` waits for a first worker to join.
+
+    Attributes
+    ----------
+    n_scatters : int
+        Times the run's context was sent to the cluster: 1, plus 1 for each
+        loss of every copy of it.
+    restarts : int
+        Workers restarted to stop abandoned tasks.
+    """
+
+    def __init__(self, n_workers=1, scheduler=None, client=None, security=None, memory_limit=None, grace=2.0,
+                 worker_timeout=60.0):
+        self.n_workers = int(n_workers)
+        self.scheduler = scheduler
+        self.security = security
+        self.memory_limit = memory_limit
+        self.grace = float(grace)
+        self.worker_timeout = float(worker_timeout)
+        self.n_scatters = 0
+        self.restarts = 0
+        self._user_client = client
+        self._client = None
+        self._cluster = None
+        self._environ = None
+        self._ctx = None
+        self._ctx_future = None
+        self._plan = DevicePlan()
+        self._route_gpu = False
+        self._running: dict[str, _Task] = {}
+        self._done: list = []
+        self._finished: queue.Queue = queue.Queue()
+        self._token = uuid.uuid4().hex[:10]
+        self._capacity = max(1, self.n_workers)
+        self._capacity_checked = 0.0
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self, ctx) -> None:
+        """Connect (or start a ``LocalCluster``), check devices, scatter ``ctx`` once."""
+        try:
+            self._connect()
+            self._await_workers()
+            self._plan, self._route_gpu = self._plan_devices(ctx.device)
+            self._ctx = dataclasses.replace(ctx, device=self._plan.device)
+            self._scatter()
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def _connect(self) -> None:
+        if self._user_client is not None:
+            self._check_same_scheduler()
+            self._client = self._user_client
+        elif self.scheduler is not None:
+            try:
+                self._client = distributed.Client(self.scheduler, security=self.security, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise ClusterError(f"cannot connect to the Dask scheduler at scheduler={self.scheduler!r}: "
+                                   f"{exc}") from exc
+        else:
+            self._start_local_cluster()
+
+    def _check_same_scheduler(self) -> None:
+        if self.scheduler is None:
+            return
+        theirs = self._user_client.scheduler.address
+        if _resolve(self.scheduler) != _resolve(theirs):
+            raise InvalidInputError(f"scheduler={self.scheduler!r} and the client passed to fit (connected to "
+                                    f"{theirs!r}) name different clusters; give one of them")
+
+    def _start_local_cluster(self) -> None:
+        import dask
+
+        self._environ = dict(os.environ)
+        kwargs = {} if self.security is None else {"security": self.security}
+        with dask.config.set(_LOCAL_CLUSTER_CONFIG):
+            self._cluster = distributed.LocalCluster(
+                n_workers=self.n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                memory_limit="auto" if self.memory_limit is None else self.memory_limit, **kwargs)
+        self._client = distributed.Client(self._cluster, set_as_default=False, **kwargs)
+
+    def _await_workers(self) -> None:
+        if self._client.nthreads():
+            return
+        logger.info("evoens: waiting up to %.0fs for a Dask worker to join", self.worker_timeout)
+        try:
+            self._client.wait_for_workers(1, timeout=self.worker_timeout)
+        except TimeoutError:
+            raise ClusterError(f"no Dask worker joined the scheduler at {self._client.scheduler.address} "
+                               f"within worker_timeout={self.worker_timeout}s") from None
+
+    def _plan_devices(self, requested) -> tuple[DevicePlan, bool]:
+        """The run's device plan, from probes run on the workers; (plan, route GPU tasks by resource)."""
+        if requested == "cpu":
+            return DevicePlan(), False
+        workers = self._client.scheduler_info(n_workers=-1)["workers"]
+        advertised = sorted(a for a, w in workers.items() if (w.get("resources") or {}).get("GPU", 0) >= 1)
+        probes = {a: p if isinstance(p, dict) else {} for a, p in self._client.run(probe, on_error="return").items()}
+        address = self._client.scheduler.address
+        if advertised:
+            where = f"the {len(advertised)} worker(s) with a 'GPU' resource of the cluster at {address}"
+            plan = plan_devices(requested, [probes.get(a, {}) for a in advertised], where)
+            return plan, bool(plan.gpu_libraries)
+        if probes and all(p.get("cuda") for p in probes.values()):
+            return plan_devices(requested, list(probes.values()), f"the cluster at {address}"), False
+        with_gpu = sum(bool(p.get("cuda")) for p in probes.values())
+        where = f"any of the {len(probes)} workers of the cluster at {address}"
+        if with_gpu:
+            where = (f"a worker advertising a 'GPU' resource at {address} ({with_gpu} of {len(probes)} workers "
+                     "have a GPU but no resource: start them with `dask worker ADDRESS --resources GPU=1`)")
+        return plan_devices(requested, [], where), False
+
+    def _scatter(self, timeout=None) -> None:
+        kwargs = {} if timeout is None else {"timeout": timeout}
+        self._ctx_future = self._client.scatter(self._ctx, broadcast=True, hash=False, **kwargs)
+        self.n_scatters += 1
+
+    def shutdown(self) -> list:
+        """Cancel what is running, release the data, close what evoens started.
+
+        Returns records (``killed``, "abandoned ...") for the candidates in flight.
+        """
+        if self._closed:
+            return []
+        self._closed = True
+        tasks = list(self._running.values())
+        self._running = {}
+        abandoned = self._done + [self._failed(t, Status.KILLED, "abandoned: the run stopped while it was running")
+                                  for t in tasks]
+        self._done = []
+        try:
+            self._release(tasks)
+        finally:
+            self._close(tasks)
+        return abandoned
+
+    def _release(self, tasks) -> None:
+        if self._client is None or self._client.status in ("closing", "closed"):
+            return
+        futures = [t.future for t in tasks] + ([self._ctx_future] if self._ctx_future is not None else [])
+        try:
+            self._client.cancel(futures, force=True)
+        except Exception as exc:  # the scheduler is gone: nothing left to release
+            logger.debug("evoens: cancelling on shutdown failed: %s", exc)
+        self._ctx_future = None
+
+    def _close(self, tasks) -> None:
+        if self._cluster is not None:
+            self._kill_workers_running(tasks)  # closing waits seconds for a worker stuck in a task
+            self._client.close()
+            self._cluster.close()
+            _restore_environ(self._environ)
+            self._cluster = None
+        elif self._client is not None and any(t.deadline is not None for t in tasks):
+            # an external cluster: restart workers still running a task past its deadline, then close our client
+            timed = {t.key: t.deadline for t in tasks if t.deadline is not None}
+            threading.Thread(target=self._stop_stragglers, args=(timed,), daemon=True).start()
+            return
+        elif self._client is not None and self._client is not self._user_client:
+            self._client.close()
+        self._client = None
+
+    def _stop_stragglers(self, deadlines: dict) -> None:
+        """Restart the workers still running abandoned tasks ``grace`` seconds past their deadlines.
+
+        Runs in a daemon thread, so ``fit`` returns at once; a task that
+        honours its deadline has stopped by then and costs nothing.
+        """
+        client = self._client
+        try:
+            time.sleep(min(60.0, max(0.0, max(deadlines.values()) + self.grace - time.time())))
+            busy = [a for a, running in client.run(_still_executing, list(deadlines), on_error="return").items()
+                    if isinstance(running, list) and running]
+            if busy:
+                client.restart_workers(busy, timeout=60, raise_for_error=False)
+        except Exception as exc:
+            logger.debug("evoens: stopping abandoned tasks failed: %s", exc)
+        finally:
+            if client is not self._user_client:
+                client.close()
+
+    # -- capacity -------------------------------------------------------------
+    @property
+    def capacity(self) -> int:
+        """Worker threads in the cluster now (at least 1: with no worker, one task waits)."""
+        now = time.monotonic()
+        if self._client is not None and not self._closed and now - self._capacity_checked > 1.0:
+            self._capacity_checked = now
+            try:
+                self._capacity = max(1, sum(self._client.nthreads().values()))
+            except Exception as exc:
+                logger.debug("evoens: could not read the cluster's threads: %s", exc)
+        return self._capacity
+
+    @property
+    def n_running(self) -> int:
+        return len(self._running) + len(self._done)
+
+    # -- work -----------------------------------------------------------------
+    def submit(self, candidate, deadline) -> None:
+        self._launch(_Task(candidate, deadline, time.time()))
+
+    def _launch(self, task: _Task) -> None:
+        task.key = f"evoens-eval-{self._token}-{task.candidate.id}-{task.attempt}"
+        resources = {"GPU": 1} if self._needs_gpu(task.candidate) else None
+        try:
+            task.future = self._client.submit(_evaluate_task, self._ctx_future, task.candidate, task.deadline,
+                                              key=task.key, pure=False, resources=resources)
+        except Exception as exc:  # the client lost its scheduler
+            self._done.append(self._failed(task, Status.KILLED, f"could not be submitted to the cluster: {exc}"))
+            return
+        self._running[task.key] = task
+        task.future.add_done_callback(lambda future, q=self._finished: q.put(future.key))
+
+    def _needs_gpu(self, candidate) -> bool:
+        return self._route_gpu and self._plan.uses_gpu(self._ctx.space.component(candidate.genome.learner))
+
+    def wait(self, timeout: float) -> list:
+        if self._done:
+            finished, self._done = self._done, []
+            return finished + self._collect(self._ready_keys(0.0))
+        if not self._running:
+            time.sleep(min(timeout, 0.05))
+            return []
+        kill_times = [t.deadline + self.grace for t in self._running.values() if t.deadline is not None]
+        limit = min([timeout] + [max(0.0, k - time.time()) for k in kill_times])
+        finished = self._collect(self._ready_keys(limit))
+        return finished + self._abandon_overdue()
+
+    def _ready_keys(self, timeout: float) -> list:
+        keys = []
+        try:
+            keys.append(self._finished.get(timeout=timeout) if timeout > 0 else self._finished.get_nowait())
+            while True:
+                keys.append(self._finished.get_nowait())
+        except queue.Empty:
+            pass
+        return keys
+
+    def _collect(self, keys) -> list:
+        records = []
+        for key in keys:
+            task = self._running.pop(key, None)
+            if task is None:
+                continue  # abandoned already
+            record = self._receive(task)
+            task.future.release()
+            if record is not None:
+                records.append(record)
+        return records
+
+    def _receive(self, task: _Task):
+        """The record of a finished task, or None when it was sent again."""
+        future = task.future
+        if future.status == "finished":
+            try:
+                return future.result()
+            except Exception as exc:  # the result was lost on its way back
+                return self._failed(task, Status.KILLED, f"its result could not be fetched: {exc}")
+        if future.status == "error":
+            exc = future.exception()
+            if isinstance(exc, distributed.KilledWorker):
+                return self._failed(task, Status.KILLED, f"{_KILLED_REASON}: {exc}")
+            return self._failed(task, Status.ERROR, f"{type(exc).__name__}: {exc}"[:2000])
+        # cancelled by the cluster: its worker died with the last copy of the run's data, or the cluster restarted
+        if task.attempt == 1 and self._resend_context():
+            task.attempt += 1
+            self._launch(task)
+            return None
+        return self._failed(task, Status.KILLED, f"the cluster dropped it twice ({future.status}): a worker "
+                                                 "running it died, or the run's data was lost with a worker")
+
+    def _resend_context(self) -> bool:
+        """Scatter the context again if every copy of it was lost; whether it is there now."""
+        if self._ctx_future is not None and self._ctx_future.status == "finished":
+            return True
+        try:
+            self._scatter(timeout=max(5.0, self.grace))
+        except Exception as exc:
+            logger.warning("evoens: the run's data was lost on the cluster and could not be sent again: %s", exc)
+            return False
+        logger.warning("evoens: the run's data was lost with its workers; sent it again")
+        return True
+
+    def _abandon_overdue(self) -> list:
+        now = time.time()
+        overdue = [t for t in self._running.values() if t.deadline is not None and now > t.deadline + self.grace]
+        if not overdue:
+            return []
+        keys = {t.key for t in overdue}
+        where = {key: addr for addr, running in self._client.processing().items() for key in running if key in keys}
+        records = []
+        for task in overdue:
+            del self._running[task.key]
+            addr = where.get(task.key)
+            reason = (f"abandoned: still running {now - task.deadline:.1f}s past its deadline; "
+                      f"its worker {addr} was restarted" if addr else
+                      f"abandoned: not started {now - task.deadline:.1f}s past its deadline (no free worker)")
+            records.append(self._failed(task, Status.TIMEOUT, reason))
+        self._client.cancel([t.future for t in overdue], force=True)
+        for addr in sorted(set(where.values())):
+            self._restart_worker(addr)
+        return records
+
+    def _restart_worker(self, addr: str) -> None:
+        """Stop a worker stuck in an abandoned task: kill its process (our cluster) or restart it."""
+        self.restarts += 1
+        if self._cluster is not None and self._kill_worker_process(addr):
+            return  # its nanny starts a fresh one
+        threading.Thread(target=self._client.restart_workers, args=([addr],),
+                         kwargs={"timeout": 60, "raise_for_error": False}, daemon=True).start()
+
+    def _kill_worker_process(self, addr: str) -> bool:
+        import psutil
+
+        for nanny in list(self._cluster.workers.values()):
+            if getattr(nanny, "worker_address", None) == addr and getattr(nanny, "pid", None):
+                try:
+                    psutil.Process(nanny.pid).kill()
+                except psutil.Error:
+                    return False
+                return True
+        return False
+
+    def _kill_workers_running(self, tasks) -> None:
+        if not tasks:
+            return
+        for nanny in list(self._cluster.workers.values()):
+            pid = getattr(nanny, "pid", None)
+            if pid:
+                try:
+                    import psutil
+
+                    psutil.Process(pid).kill()
+                except Exception:
+                    pass
+
+    def _failed(self, task: _Task, status: Status, reason: str) -> Evaluation:
+        return Evaluation(task.candidate, status, error=reason, wall_time=time.time() - task.submitted)
+
+
+def _resolve(address: str) -> str:
+    try:
+        return distributed.comm.resolve_address(address)
+    except Exception:
+        return address
+
+
+def _restore_environ(before) -> None:
+    """Undo what starting a LocalCluster changed in this process's environment.
+
+    A Dask nanny sets ``OMP_NUM_THREADS=1`` and friends in the parent process
+    too; they would outlive ``fit`` and slow every later library call.
+    """
+    if before is None:
+        return
+    for name in [k for k in os.environ if k not in before]:
+        del os.environ[name]
+    for name, value in before.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
