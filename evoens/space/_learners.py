@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
-from .._deadline import check_deadline
+from .._deadline import check_deadline, should_stop
 from ..devices import lightgbm_params, resolve_device, xgboost_params
 
 __all__ = [
@@ -164,6 +164,10 @@ class LightGBMLearner(Learner):
 
 def _lightgbm_deadline_callback(env):
     check_deadline()
+    if should_stop():
+        import lightgbm as lgb
+
+        raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
 
 _lightgbm_deadline_callback.order = 5  # type: ignore[attr-defined]
@@ -175,7 +179,7 @@ def _xgboost_deadline_callback():
     class DeadlineCallback(xgb.callback.TrainingCallback):
         def after_iteration(self, model, epoch, evals_log):
             check_deadline()
-            return False
+            return should_stop()  # True ends training, keeping the rounds so far
 
     return DeadlineCallback()
 
@@ -266,6 +270,8 @@ class _ForestLearner(Learner):
             self.model_.set_params(n_estimators=grown)
             self.model_.fit(X, y, sample_weight=sample_weight)
             check_deadline()
+            if should_stop():
+                break  # keep the trees grown so far
 
     def _predict(self, X):
         if self._is_classifier:
