@@ -43,9 +43,10 @@ def write_report(source, output=None) -> Path:
             output = Path(source) / "report.html"
         else:
             raise ValueError("output is required when the source is not a run directory")
+    page = build_report(source)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(build_report(source), encoding="utf-8")
+    tmp.write_text(page, encoding="utf-8")
     tmp.replace(output)
     return output
