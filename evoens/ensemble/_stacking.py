@@ -38,7 +38,7 @@ class Stacker(BaseEstimator):
         if self.task == "regression":
             self.model_ = LinearRegression(positive=True)
         else:
-            self.model_ = LogisticRegression(C=self.C, max_iter=2000)
+            self.model_ = LogisticRegression(C=self.C, max_iter=300, tol=1e-3)
             self.n_classes_ = n_classes or int(y.max()) + 1
         self.model_.fit(F, y, sample_weight=sample_weight)
         return self
