@@ -108,3 +108,17 @@ def test_documented_parameters_match_the_signature(cls):
     params = list(inspect.signature(cls.__init__).parameters)[1:]
     attributes_start = documented.index("ensemble_")
     assert documented[:attributes_start] == params
+
+
+def test_refit_replaces_fold_models_with_one_model_per_member(binary_data):
+    X, y = binary_data
+    clf = EvoEnsembleClassifier(generations=1, population_size=2, refit=True, **SEQ).fit(X, y)
+    assert all(len(m.models) == 1 for m in clf.ensemble_.members)
+    assert clf.score(X, y) > 0.85
+
+
+def test_early_stop_ends_a_stalled_search(binary_data):
+    X, y = binary_data
+    clf = EvoEnsembleClassifier(generations=30, population_size=2, early_stop=1, **SEQ).fit(X, y)
+    assert clf.stop_reason_.startswith("no improvement")
+    assert clf.leaderboard_.generation.max() < 29
