@@ -24,9 +24,10 @@ from evoens import EvoEnsembleClassifier
 from evoens._data import Dataset, make_folds
 from evoens._metrics import get_metric
 from evoens.backends import DaskBackend
-from evoens.devices import DevicePlan
+from evoens.devices import DevicePlan, probe
 from evoens.evaluation import Candidate, Status
 from evoens.evaluation._cv import EvalContext
+from evoens.exceptions import DeviceError, InvalidInputError
 from evoens.space import Genome, load_space
 
 pytestmark = pytest.mark.slow
@@ -193,15 +194,24 @@ def test_fit_with_user_client_leaves_it_open_and_scatters_once(client, data):
 
 
 def test_scheduler_and_client_naming_different_clusters_is_an_error(client, data):
-    from evoens.exceptions import InvalidInputError
-
     clf = EvoEnsembleClassifier(backend="dask", scheduler="tcp://127.0.0.1:1", generations=1, time_budget=None,
                                 **_SMALL)
     with pytest.raises(InvalidInputError, match="different clusters"):
         clf.fit(*data, client=client)
 
 
-def test_hanging_candidate_is_abandoned_and_fit_keeps_its_budget(client, data, tmp_path):
+def test_cuda_with_no_gpu_on_any_worker_fails_before_the_search(client, data):
+    if any(p["cuda"] for p in client.run(probe).values()):
+        pytest.skip("a worker has a usable GPU")
+    clf = EvoEnsembleClassifier(device="cuda", generations=1, time_budget=None, **_SMALL)
+    with pytest.raises(DeviceError, match="no usable NVIDIA GPU was found on any of the 2 workers"):
+        clf.fit(*data, client=client)
+    assert not hasattr(clf, "leaderboard_")
+    assert client.status == "running" and len(client.nthreads()) == 2
+
+
+@pytest.mark.parametrize("cluster", ["user's", "evoens'"])
+def test_hanging_candidate_is_abandoned_and_fit_keeps_its_budget(cluster, client, data, tmp_path):
     space = tmp_path / "hang.toml"
     space.write_text(textwrap.dedent("""
         [learners.hang]
@@ -211,11 +221,11 @@ def test_hanging_candidate_is_abandoned_and_fit_keeps_its_budget(client, data, t
         [learners.logistic.params]
         C = { low = 0.001, high = 1000.0, log = true }
     """))
-    budget = 12.0
-    clf = EvoEnsembleClassifier(time_budget=budget, max_eval_time=3.0, population_size=4, space=str(space), cv=3,
-                                random_state=0)
+    budget = 12.0 if cluster == "user's" else 20.0  # evoens' own cluster starts inside the budget
+    clf = EvoEnsembleClassifier(backend="dask", n_jobs=2, time_budget=budget, max_eval_time=3.0, population_size=4,
+                                space=str(space), cv=3, random_state=0)
     started = time.time()
-    clf.fit(*data, client=client)
+    clf.fit(*data, **({"client": client} if cluster == "user's" else {}))
     elapsed = time.time() - started
     assert elapsed <= budget * 1.05
     board = clf.leaderboard_.set_index("learner")

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import queue
-import threading
 import time
 import uuid
 
@@ -33,43 +31,23 @@ import distributed
 
 from ..devices import DevicePlan, plan_devices, probe
 from ..evaluation import Evaluation, Status, evaluate
-from ..exceptions import ClusterError, InvalidInputError
 from ._base import Backend
+from ._dask_cluster import Cluster, mark_executing
 
 __all__ = ["DaskBackend"]
 
 logger = logging.getLogger("evoens")
 
-#: settings of the LocalCluster evoens starts (scoped to its creation): one retry
-#: of a task whose worker died, and no Active Memory Manager dropping the
-#: broadcast replicas of the run's context.
-_LOCAL_CLUSTER_CONFIG = {
-    "distributed.scheduler.allowed-failures": 1,
-    "distributed.scheduler.active-memory-manager.start": False,
-}
-
 _KILLED_REASON = "its worker died while running it (killed, out of memory or a crash in native code)"
-
-#: keys of the evoens tasks running in this (worker) process
-_EXECUTING: set = set()
 
 
 def _evaluate_task(ctx, candidate, deadline):
     """The task run on a worker: ``ctx`` is the scattered context, resolved by Dask."""
     worker = distributed.get_worker()
-    key = worker.get_current_task()
-    _EXECUTING.add(key)
-    try:
+    with mark_executing(worker.get_current_task()):
         record = evaluate(candidate, ctx, deadline)
-    finally:
-        _EXECUTING.discard(key)
-    record.worker = f"{worker.address} (pid {os.getpid()})"
+    record.worker = f"{worker.address} (pid {record.worker})"
     return record
-
-
-def _still_executing(keys):
-    """Which of ``keys`` this worker process is still running (through ``client.run``)."""
-    return sorted(set(keys) & _EXECUTING)
 
 
 @dataclasses.dataclass
@@ -119,22 +97,21 @@ class DaskBackend(Backend):
         loss of every copy of it.
     restarts : int
         Workers restarted to stop abandoned tasks.
+
+    Examples
+    --------
+    >>> from evoens import EvoEnsembleClassifier
+    >>> clf = EvoEnsembleClassifier(backend="dask", scheduler="tcp://scheduler:8786")  # doctest: +SKIP
+    >>> clf.fit(X, y)  # doctest: +SKIP
     """
 
     def __init__(self, n_workers=1, scheduler=None, client=None, security=None, memory_limit=None, grace=2.0,
                  worker_timeout=60.0):
-        self.n_workers = int(n_workers)
-        self.scheduler = scheduler
-        self.security = security
-        self.memory_limit = memory_limit
         self.grace = float(grace)
-        self.worker_timeout = float(worker_timeout)
         self.n_scatters = 0
         self.restarts = 0
-        self._user_client = client
+        self._cluster = Cluster(int(n_workers), scheduler, client, security, memory_limit, float(worker_timeout))
         self._client = None
-        self._cluster = None
-        self._environ = None
         self._ctx = None
         self._ctx_future = None
         self._plan = DevicePlan()
@@ -143,16 +120,15 @@ class DaskBackend(Backend):
         self._done: list = []
         self._finished: queue.Queue = queue.Queue()
         self._token = uuid.uuid4().hex[:10]
-        self._capacity = max(1, self.n_workers)
+        self._capacity = max(1, int(n_workers))
         self._capacity_checked = 0.0
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------
     def start(self, ctx) -> None:
-        """Connect (or start a ``LocalCluster``), check devices, scatter ``ctx`` once."""
+        """Connect (or start a ``LocalCluster``), decide the devices, scatter ``ctx`` once."""
         try:
-            self._connect()
-            self._await_workers()
+            self._client = self._cluster.open()
             self._plan, self._route_gpu = self._plan_devices(ctx.device)
             self._ctx = dataclasses.replace(ctx, device=self._plan.device)
             self._scatter()
@@ -160,56 +136,14 @@ class DaskBackend(Backend):
             self.shutdown()
             raise
 
-    def _connect(self) -> None:
-        if self._user_client is not None:
-            self._check_same_scheduler()
-            self._client = self._user_client
-        elif self.scheduler is not None:
-            try:
-                self._client = distributed.Client(self.scheduler, security=self.security, set_as_default=False)
-            except (OSError, TimeoutError) as exc:
-                raise ClusterError(f"cannot connect to the Dask scheduler at scheduler={self.scheduler!r}: "
-                                   f"{exc}") from exc
-        else:
-            self._start_local_cluster()
-
-    def _check_same_scheduler(self) -> None:
-        if self.scheduler is None:
-            return
-        theirs = self._user_client.scheduler.address
-        if _resolve(self.scheduler) != _resolve(theirs):
-            raise InvalidInputError(f"scheduler={self.scheduler!r} and the client passed to fit (connected to "
-                                    f"{theirs!r}) name different clusters; give one of them")
-
-    def _start_local_cluster(self) -> None:
-        import dask
-
-        self._environ = dict(os.environ)
-        kwargs = {} if self.security is None else {"security": self.security}
-        with dask.config.set(_LOCAL_CLUSTER_CONFIG):
-            self._cluster = distributed.LocalCluster(
-                n_workers=self.n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                memory_limit="auto" if self.memory_limit is None else self.memory_limit, **kwargs)
-        self._client = distributed.Client(self._cluster, set_as_default=False, **kwargs)
-
-    def _await_workers(self) -> None:
-        if self._client.nthreads():
-            return
-        logger.info("evoens: waiting up to %.0fs for a Dask worker to join", self.worker_timeout)
-        try:
-            self._client.wait_for_workers(1, timeout=self.worker_timeout)
-        except TimeoutError:
-            raise ClusterError(f"no Dask worker joined the scheduler at {self._client.scheduler.address} "
-                               f"within worker_timeout={self.worker_timeout}s") from None
-
     def _plan_devices(self, requested) -> tuple[DevicePlan, bool]:
-        """The run's device plan, from probes run on the workers; (plan, route GPU tasks by resource)."""
+        """The run's device plan from probes run on the workers; (plan, route GPU tasks by resource)."""
         if requested == "cpu":
             return DevicePlan(), False
         workers = self._client.scheduler_info(n_workers=-1)["workers"]
         advertised = sorted(a for a, w in workers.items() if (w.get("resources") or {}).get("GPU", 0) >= 1)
         probes = {a: p if isinstance(p, dict) else {} for a, p in self._client.run(probe, on_error="return").items()}
-        address = self._client.scheduler.address
+        address = self._cluster.address
         if advertised:
             where = f"the {len(advertised)} worker(s) with a 'GPU' resource of the cluster at {address}"
             plan = plan_devices(requested, [probes.get(a, {}) for a in advertised], where)
@@ -237,14 +171,13 @@ class DaskBackend(Backend):
             return []
         self._closed = True
         tasks = list(self._running.values())
-        self._running = {}
         abandoned = self._done + [self._failed(t, Status.KILLED, "abandoned: the run stopped while it was running")
                                   for t in tasks]
-        self._done = []
+        self._running, self._done = {}, []
         try:
             self._release(tasks)
         finally:
-            self._close(tasks)
+            self._cluster.close({t.key: t.deadline for t in tasks}, self.grace)
         return abandoned
 
     def _release(self, tasks) -> None:
@@ -257,41 +190,6 @@ class DaskBackend(Backend):
             logger.debug("evoens: cancelling on shutdown failed: %s", exc)
         self._ctx_future = None
 
-    def _close(self, tasks) -> None:
-        if self._cluster is not None:
-            self._kill_workers_running(tasks)  # closing waits seconds for a worker stuck in a task
-            self._client.close()
-            self._cluster.close()
-            _restore_environ(self._environ)
-            self._cluster = None
-        elif self._client is not None and any(t.deadline is not None for t in tasks):
-            # an external cluster: restart workers still running a task past its deadline, then close our client
-            timed = {t.key: t.deadline for t in tasks if t.deadline is not None}
-            threading.Thread(target=self._stop_stragglers, args=(timed,), daemon=True).start()
-            return
-        elif self._client is not None and self._client is not self._user_client:
-            self._client.close()
-        self._client = None
-
-    def _stop_stragglers(self, deadlines: dict) -> None:
-        """Restart the workers still running abandoned tasks ``grace`` seconds past their deadlines.
-
-        Runs in a daemon thread, so ``fit`` returns at once; a task that
-        honours its deadline has stopped by then and costs nothing.
-        """
-        client = self._client
-        try:
-            time.sleep(min(60.0, max(0.0, max(deadlines.values()) + self.grace - time.time())))
-            busy = [a for a, running in client.run(_still_executing, list(deadlines), on_error="return").items()
-                    if isinstance(running, list) and running]
-            if busy:
-                client.restart_workers(busy, timeout=60, raise_for_error=False)
-        except Exception as exc:
-            logger.debug("evoens: stopping abandoned tasks failed: %s", exc)
-        finally:
-            if client is not self._user_client:
-                client.close()
-
     # -- capacity -------------------------------------------------------------
     @property
     def capacity(self) -> int:
@@ -300,7 +198,7 @@ class DaskBackend(Backend):
         if self._client is not None and not self._closed and now - self._capacity_checked > 1.0:
             self._capacity_checked = now
             try:
-                self._capacity = max(1, sum(self._client.nthreads().values()))
+                self._capacity = max(1, self._cluster.threads())
             except Exception as exc:
                 logger.debug("evoens: could not read the cluster's threads: %s", exc)
         return self._capacity
@@ -356,8 +254,9 @@ class DaskBackend(Backend):
             task = self._running.pop(key, None)
             if task is None:
                 continue  # abandoned already
-            record = self._receive(task)
-            task.future.release()
+            future = task.future
+            record = self._receive(task)  # may send the task again, with a new future
+            future.release()
             if record is not None:
                 records.append(record)
         return records
@@ -412,63 +311,9 @@ class DaskBackend(Backend):
             records.append(self._failed(task, Status.TIMEOUT, reason))
         self._client.cancel([t.future for t in overdue], force=True)
         for addr in sorted(set(where.values())):
-            self._restart_worker(addr)
+            self.restarts += 1
+            self._cluster.restart_worker(addr)
         return records
-
-    def _restart_worker(self, addr: str) -> None:
-        """Stop a worker stuck in an abandoned task: kill its process (our cluster) or restart it."""
-        self.restarts += 1
-        if self._cluster is not None and self._kill_worker_process(addr):
-            return  # its nanny starts a fresh one
-        threading.Thread(target=self._client.restart_workers, args=([addr],),
-                         kwargs={"timeout": 60, "raise_for_error": False}, daemon=True).start()
-
-    def _kill_worker_process(self, addr: str) -> bool:
-        import psutil
-
-        for nanny in list(self._cluster.workers.values()):
-            if getattr(nanny, "worker_address", None) == addr and getattr(nanny, "pid", None):
-                try:
-                    psutil.Process(nanny.pid).kill()
-                except psutil.Error:
-                    return False
-                return True
-        return False
-
-    def _kill_workers_running(self, tasks) -> None:
-        if not tasks:
-            return
-        for nanny in list(self._cluster.workers.values()):
-            pid = getattr(nanny, "pid", None)
-            if pid:
-                try:
-                    import psutil
-
-                    psutil.Process(pid).kill()
-                except Exception:
-                    pass
 
     def _failed(self, task: _Task, status: Status, reason: str) -> Evaluation:
         return Evaluation(task.candidate, status, error=reason, wall_time=time.time() - task.submitted)
-
-
-def _resolve(address: str) -> str:
-    try:
-        return distributed.comm.resolve_address(address)
-    except Exception:
-        return address
-
-
-def _restore_environ(before) -> None:
-    """Undo what starting a LocalCluster changed in this process's environment.
-
-    A Dask nanny sets ``OMP_NUM_THREADS=1`` and friends in the parent process
-    too; they would outlive ``fit`` and slow every later library call.
-    """
-    if before is None:
-        return
-    for name in [k for k in os.environ if k not in before]:
-        del os.environ[name]
-    for name, value in before.items():
-        if os.environ.get(name) != value:
-            os.environ[name] = value
