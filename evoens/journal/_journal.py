@@ -81,7 +81,7 @@ class RunJournal:
                 _check_same_run(layout, settings, fingerprint, folds)
             else:
                 _start_run(layout, settings, fingerprint, folds)
-            storage, study_id = _open_storage(layout)
+            storage, study_id = _open_storage(layout, {"fingerprint": fingerprint, **settings})
         except BaseException:
             lock.release()
             raise
@@ -186,7 +186,7 @@ def _same_folds(path: Path, folds) -> bool:
                    for k, (tr, te) in enumerate(folds))
 
 
-def _open_storage(layout: RunLayout):
+def _open_storage(layout: RunLayout, study_attrs: dict):
     removed = repair_tail(layout.journal)
     if removed:
         warnings.warn(f"{layout.journal}: dropped a torn or corrupted last record ({removed} bytes); "
@@ -204,6 +204,8 @@ def _open_storage(layout: RunLayout):
             study_id = storage.create_new_study([StudyDirection.MAXIMIZE], STUDY_NAME)
         finally:
             optuna.logging.set_verbosity(previous)
+        for key, value in study_attrs.items():  # shown by optuna-dashboard beside the trials
+            storage.set_study_user_attr(study_id, key, json.loads(json.dumps(value, default=repr)))
     return storage, study_id
 
 
