@@ -42,10 +42,12 @@ class _Tally:
         self.time_budget = None if time_budget is None else float(time_budget)
         self.done = 0
         self.failed = 0
+        self.generation = 0  # the latest generation seen (stragglers of older ones may still finish)
 
     def count(self, evaluation, engine) -> None:
         self.done += 1
         self.failed += not evaluation.ok
+        self.generation = max(self.generation, int(evaluation.candidate.generation))
         archive = getattr(engine, "archive", None)
         if archive is not None:  # a resumed run's replayed evaluations count too
             self.done = max(self.done, len(archive))
@@ -66,11 +68,6 @@ def _best(engine) -> str:
     return f"best {best.score:.5g} ({best.genome.learner})"
 
 
-def _generation(evaluation, engine) -> int:
-    completed = getattr(engine, "completed_generations", 0)
-    return max(int(evaluation.candidate.generation), int(completed))
-
-
 class _LiveLine:
     def __init__(self, tally: _Tally, stream):
         self.tally, self.stream = tally, stream
@@ -79,7 +76,7 @@ class _LiveLine:
         t = self.tally
         t.count(evaluation, engine)
         failed = f", {t.failed} failed" if t.failed else ""
-        line = (f"evoens {format_duration(t.elapsed())}{t.left()} | gen {_generation(evaluation, engine)} | "
+        line = (f"evoens {format_duration(t.elapsed())}{t.left()} | gen {t.generation} | "
                 f"{t.done} done{failed} | {_best(engine)}")
         width = min(_MAX_LIVE_WIDTH, shutil.get_terminal_size((80, 24)).columns - 1)
         self.stream.write("\r\033[K" + line[:width] + "\r")
@@ -118,8 +115,9 @@ def make_reporter(verbose: int, started: float, time_budget=None, stream=None):
     Returns
     -------
     callable or None
-        ``report(evaluation, engine)``; ``engine`` needs ``best()`` and
-        ``completed_generations``.
+        ``report(evaluation, engine)``; ``engine`` needs ``best()``; its
+        ``archive``, when it has one, also counts a resumed run's replayed
+        evaluations.
     """
     if not verbose:
         return None
