@@ -82,6 +82,23 @@ class Learner(BaseEstimator):
     def _predict(self, X):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    #: boosters refit on the whole training fold up to this many rows
+    refit_rows = 20_000
+
+    def _refit_worthwhile(self, n_rows) -> bool:
+        return n_rows <= self.refit_rows and not should_stop()
+
+    def _refit(self, train, rounds_of):
+        """Retrain on all rows with the early-stopped round count (+10% for the extra data).
+
+        The holdout only chose the number of rounds; refitting uses the rows it
+        held out.  A refit cut short by the fold's soft deadline is dropped.
+        """
+        target = max(1, int(round(self.n_rounds_ * 1.1)))
+        booster = train(target)
+        if rounds_of(booster) >= target:
+            self.booster_, self.n_rounds_ = booster, target
+
     def _holdout(self, y, fraction=0.1):
         """Indices for an inner train / early-stopping split, or None when too small."""
         n = len(y)
@@ -151,6 +168,12 @@ class LightGBMLearner(Learner):
             valid = lgb.Dataset(X[va], y[va], weight=None if w is None else w[va], reference=train)
             callbacks.append(lgb.early_stopping(self.patience, verbose=False))
             self.booster_ = lgb.train(full, train, num_boost_round=rounds, valid_sets=[valid], callbacks=callbacks)
+            self.n_rounds_ = self.booster_.best_iteration or self.booster_.current_iteration()
+            if self._refit_worthwhile(len(y)):
+                self._refit(lambda n: lgb.train(full, lgb.Dataset(X, y, weight=w, categorical_feature=cats),
+                                                num_boost_round=n, callbacks=[_lightgbm_deadline_callback]),
+                            lambda b: b.current_iteration())
+            return
         self.n_rounds_ = self.booster_.best_iteration or self.booster_.current_iteration()
 
     def _predict(self, X):
@@ -232,6 +255,10 @@ class XGBoostLearner(Learner):
                                       callbacks=callbacks, verbose_eval=False)
             best = getattr(self.booster_, "best_iteration", None)
             self.n_rounds_ = (best + 1) if best is not None else self.booster_.num_boosted_rounds()
+            if self._refit_worthwhile(len(y)):
+                self._refit(lambda n: xgb.train(full, self._matrix(X, y, w), num_boost_round=n,
+                                                callbacks=[_xgboost_deadline_callback()]),
+                            lambda b: b.num_boosted_rounds())
         self.booster_.set_param({"device": "cpu", "nthread": int(self.n_jobs)})
 
     def _matrix(self, X, y=None, w=None):
