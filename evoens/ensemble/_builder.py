@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..space import predict_aligned
+from .._predict import predict_aligned
 from ._greedy import blend, greedy_weights
 from ._stacking import Stacker
 

@@ -16,7 +16,8 @@ from .._deadline import check_deadline, deadline_scope, fold_scope
 from .._metrics import Metric
 from ..devices import resolve_device
 from ..exceptions import DeadlineExceeded
-from ..space import BuildContext, SearchSpace, build_pipeline, predict_aligned
+from .._predict import predict_aligned
+from ..space import BuildContext, SearchSpace, build_pipeline
 from ._record import Candidate, Evaluation, Status
 
 __all__ = ["EvalContext", "evaluate"]

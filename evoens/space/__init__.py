@@ -1,6 +1,6 @@
 """The search space: learners, preprocessing steps, genomes and presets."""
 
-from ._components import LEARNERS, BuildContext, build_pipeline, predict_aligned, resolve_learner
+from ._components import LEARNERS, BuildContext, build_pipeline, resolve_learner
 from ._genome import Genome
 from ._learners import Learner
 from ._space import LearnerSpec, SearchSpace, Seed, available_presets, load_space
@@ -14,7 +14,6 @@ __all__ = [
     "LEARNERS",
     "BuildContext",
     "build_pipeline",
-    "predict_aligned",
     "resolve_learner",
     "load_space",
     "available_presets",

@@ -20,7 +20,7 @@ from sklearn.preprocessing import OneHotEncoder, QuantileTransformer, RobustScal
 
 from . import _learners
 
-__all__ = ["LEARNERS", "STEP_CHOICES", "BuildContext", "resolve_learner", "build_pipeline", "predict_aligned"]
+__all__ = ["LEARNERS", "STEP_CHOICES", "BuildContext", "resolve_learner", "build_pipeline"]
 
 LEARNERS = {
     "lightgbm": _learners.LightGBMLearner,
@@ -125,12 +125,3 @@ def build_pipeline(genome, component: str, context: BuildContext, random_state: 
     pipeline_steps.append(("learner", learner))
     return Pipeline(pipeline_steps)
 
-
-def predict_aligned(pipeline, X, task: str, n_classes: int) -> np.ndarray:
-    """Probabilities over all the run's classes (columns by class code), or values."""
-    if task == "regression":
-        return np.asarray(pipeline.predict(X), dtype=np.float64)
-    proba = np.asarray(pipeline.predict_proba(X), dtype=np.float64)
-    out = np.zeros((len(X), n_classes))
-    out[:, np.asarray(pipeline.classes_, dtype=np.int64)] = proba
-    return out
