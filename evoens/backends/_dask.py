@@ -120,7 +120,7 @@ class DaskBackend(Backend):
         self._done: list = []
         self._finished: queue.Queue = queue.Queue()
         self._token = uuid.uuid4().hex[:10]
-        self._capacity = max(1, int(n_workers))
+        self._capacity = max(1, int(n_workers)) + 1
         self._capacity_checked = 0.0
         self._closed = False
 
@@ -193,12 +193,19 @@ class DaskBackend(Backend):
     # -- capacity -------------------------------------------------------------
     @property
     def capacity(self) -> int:
-        """Worker threads in the cluster now (at least 1: with no worker, one task waits)."""
+        """Worker threads in the cluster now, plus one task kept queued.
+
+        The queued task starts as soon as a worker frees up, instead of after
+        the round trip through the driver (result, search, next submission).
+        With no worker, one task waits.  Read about once a second, so an
+        adaptive cluster's growth and shrinkage are followed.
+        """
         now = time.monotonic()
         if self._client is not None and not self._closed and now - self._capacity_checked > 1.0:
             self._capacity_checked = now
             try:
-                self._capacity = max(1, self._cluster.threads())
+                threads = self._cluster.threads()
+                self._capacity = threads + 1 if threads else 1
             except Exception as exc:
                 logger.debug("evoens: could not read the cluster's threads: %s", exc)
         return self._capacity
@@ -296,7 +303,8 @@ class DaskBackend(Backend):
 
     def _abandon_overdue(self) -> list:
         now = time.time()
-        overdue = [t for t in self._running.values() if t.deadline is not None and now > t.deadline + self.grace]
+        overdue = [t for t in self._running.values()
+                   if t.deadline is not None and now > t.deadline + self.grace and not t.future.done()]
         if not overdue:
             return []
         keys = {t.key for t in overdue}
