@@ -166,11 +166,21 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_run(tmp_path, rows
     _open(tmp_path, rows).close()
 
 
-def test_evaluations_abandoned_at_the_end_of_a_run_are_not_recorded(tmp_path, rows):
+def test_timeouts_and_killed_evaluations_are_recorded_but_run_again_on_resume(tmp_path, rows):
+    X, y, _ = rows
     with _open(tmp_path, rows) as journal:
         journal.append(_failed(0, Status.KILLED, "abandoned: the run stopped while it was running"))
-        journal.append(_failed(1, Status.KILLED, "worker process died (exit code -9)"))
-    assert sorted(read_evaluations(tmp_path)) == [1]
+        journal.append(_failed(1, Status.TIMEOUT, "stopped at its deadline"))
+        journal.append(_failed(2, Status.ERROR))
+        journal.append(_ok(3, X, y))
+    assert sorted(read_evaluations(tmp_path)) == [0, 1, 2, 3]  # the report sees everything
+    with _open(tmp_path, rows) as journal:
+        assert sorted(journal.load()) == [2, 3]  # a resumed run replays only these
+        journal.append(_ok(1, X, y))  # candidate 1 evaluated again, with more time
+    with _open(tmp_path, rows) as journal:
+        loaded = journal.load()
+    assert sorted(loaded) == [1, 2, 3] and loaded[1].ok and loaded[1].models is not None
+    assert read_evaluations(tmp_path)[1].status == Status.OK  # the latest record counts
 
 
 def test_an_evaluation_whose_files_are_lost_is_left_out_to_run_again(tmp_path, rows):

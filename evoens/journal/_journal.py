@@ -20,10 +20,13 @@ from ._files import RunLock, repair_tail, write_atomic, write_with
 from ._layout import RunLayout
 from ._records import from_attrs, to_trial
 
-__all__ = ["RunJournal", "read_evaluations", "STUDY_NAME"]
+__all__ = ["RunJournal", "read_evaluations", "STUDY_NAME", "RETRIED_ON_RESUME"]
 
 #: the Optuna study holding the run's evaluations (what ``optuna-dashboard`` shows)
 STUDY_NAME = "evoens"
+
+#: outcomes a resumed run does not replay but evaluates again (see :meth:`RunJournal.load`)
+RETRIED_ON_RESUME = (Status.TIMEOUT, Status.KILLED)
 
 #: settings that may change between sessions of one run (everything else must match)
 _FREE_SETTINGS = ("params",)
@@ -91,12 +94,9 @@ class RunJournal:
     def append(self, evaluation: Evaluation, engine=None) -> None:
         """Record one finished evaluation durably (files first, then the journal line).
 
-        An evaluation abandoned because the run stopped (status ``killed``,
-        "abandoned") says nothing about its pipeline and is not recorded, so a
-        resumed run evaluates it again.
+        A candidate evaluated again (see :meth:`load`) gets a second record;
+        the latest one counts.
         """
-        if evaluation.status == Status.KILLED and evaluation.error.startswith("abandoned"):
-            return
         if evaluation.ok:
             self._write_artifacts(evaluation)
         self._storage.create_new_trial(self._study_id, template_trial=to_trial(evaluation))
@@ -112,8 +112,16 @@ class RunJournal:
 
     # -- reading -------------------------------------------------------------------
     def load(self, artifacts: bool = True) -> dict[int, Evaluation]:
-        """Every recorded evaluation by candidate id, with OOF predictions and models."""
-        return _evaluations(self._storage, self._study_id, self.layout, artifacts)
+        """The evaluations a resumed run replays, by candidate id, with OOF predictions and models.
+
+        Each candidate's latest record, except those with a status in
+        :data:`RETRIED_ON_RESUME` (``timeout``, ``killed``): those outcomes
+        depend on the run's budget and machine more than on the pipeline (an
+        evaluation cut off by the end of the time budget is a timeout), so a
+        resumed run evaluates them again.
+        """
+        records = _evaluations(self._storage, self._study_id, self.layout, artifacts)
+        return {i: e for i, e in records.items() if e.status not in RETRIED_ON_RESUME}
 
     def close(self) -> None:
         """Release the run directory (records are already on disk)."""
@@ -127,7 +135,7 @@ class RunJournal:
 
 
 def read_evaluations(run_dir, artifacts: bool = False) -> dict[int, Evaluation]:
-    """Read a run's evaluations without taking its lock (the run may be going on).
+    """Every candidate's latest record, read without taking the run's lock (the run may be going on).
 
     A torn last line (a write in progress, or a killed writer) is skipped.
     """
@@ -210,16 +218,17 @@ def _open_storage(layout: RunLayout, study_attrs: dict):
 
 
 def _evaluations(storage, study_id, layout: RunLayout, artifacts: bool) -> dict[int, Evaluation]:
+    latest = {}
+    for trial in storage.get_all_trials(study_id, deepcopy=False):  # in the order they were written
+        if "candidate_id" in trial.user_attrs:
+            latest[int(trial.user_attrs["candidate_id"])] = trial.user_attrs
     out: dict[int, Evaluation] = {}
-    for trial in storage.get_all_trials(study_id, deepcopy=False):
-        attrs = trial.user_attrs
-        if "candidate_id" not in attrs or int(attrs["candidate_id"]) in out:
-            continue
-        evaluation = from_attrs(attrs)
+    for i in sorted(latest):
+        evaluation = from_attrs(latest[i])
         if artifacts and evaluation.ok and not _attach_artifacts(evaluation, layout):
             continue  # files lost or damaged: leave it out, so a resumed run evaluates it again
-        out[evaluation.id] = evaluation
-    return dict(sorted(out.items()))
+        out[i] = evaluation
+    return out
 
 
 def _attach_artifacts(evaluation: Evaluation, layout: RunLayout) -> bool:
