@@ -93,8 +93,15 @@ def test_every_learner_survives_the_safe_format(tmp_path):
     pytest.importorskip("skops")
     from sklearn.datasets import load_breast_cancer
 
-    from evoens.space._learners import (ExtraTreesLearner, KNNLearner, LightGBMLearner, LinearLearner, MLPLearner,
-                                        RandomForestLearner, XGBoostLearner)
+    from evoens.space._learners import (
+        ExtraTreesLearner,
+        KNNLearner,
+        LightGBMLearner,
+        LinearLearner,
+        MLPLearner,
+        RandomForestLearner,
+        XGBoostLearner,
+    )
 
     X, y = load_breast_cancer(return_X_y=True)
     for cls in (LightGBMLearner, XGBoostLearner, ExtraTreesLearner, RandomForestLearner, MLPLearner,

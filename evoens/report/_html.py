@@ -6,7 +6,6 @@ import datetime as _dt
 import html
 import math
 
-
 from . import _plots as plots
 from ._run_data import RunData
 

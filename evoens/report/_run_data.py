@@ -61,7 +61,8 @@ def from_estimator(estimator, title: str = "evoens run", info: dict | None = Non
                 "weight": float(m.weight), "score": float(m.score)} for m in ens.members]
     ensemble = {"kind": ens.kind, "members": members, "oof_score": _finite(ens.oof_score),
                 "held_out": {k: _finite(v) for k, v in dict(ens.candidates_scores).items()}}
-    timing = {"search_time": getattr(estimator, "search_time_", None), "fit_time": getattr(estimator, "fit_time_", None),
+    timing = {"search_time": getattr(estimator, "search_time_", None),
+              "fit_time": getattr(estimator, "fit_time_", None),
               "stop_reason": getattr(estimator, "stop_reason_", "")}
     facts = {"estimator": type(estimator).__name__, "task": getattr(estimator, "task_", ""),
              "scoring": getattr(estimator, "scoring_", ""), "random_state": estimator.random_state,
