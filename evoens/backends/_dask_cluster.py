@@ -129,8 +129,7 @@ class Cluster:
         fresh one) or ask its nanny to restart it (in the background: that takes seconds)."""
         if self.local is not None and self._kill_worker_processes(lambda nanny: nanny.worker_address == addr):
             return
-        threading.Thread(target=self.client.restart_workers, args=([addr],),
-                         kwargs={"timeout": 60, "raise_for_error": False}, daemon=True).start()
+        threading.Thread(target=_restart_workers, args=(self.client, [addr]), daemon=True).start()
 
     def _kill_worker_processes(self, which) -> bool:
         import psutil
@@ -181,12 +180,20 @@ class Cluster:
             busy = [a for a, running in client.run(still_executing, list(deadlines), on_error="return").items()
                     if isinstance(running, list) and running]
             if busy:
-                client.restart_workers(busy, timeout=60, raise_for_error=False)
+                _restart_workers(client, busy)
         except Exception as exc:
             logger.debug("evoens: stopping abandoned tasks failed: %s", exc)
         finally:
             if client is not self.user_client:
                 client.close()
+
+
+def _restart_workers(client, addresses) -> None:
+    """Ask the workers' nannies to restart them; a cluster closing meanwhile is no error."""
+    try:
+        client.restart_workers(addresses, timeout=60, raise_for_error=False)
+    except Exception as exc:
+        logger.debug("evoens: restarting workers %s failed: %s", addresses, exc)
 
 
 def _resolve(address: str) -> str:
