@@ -29,7 +29,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scheduler", nargs="?", default=None,
                         help="scheduler address, e.g. tcp://127.0.0.1:8786 (default: a LocalCluster)")
-    parser.add_argument("--data", default=str(DATA), help="binary CSV with a 'target' column (default: bundled phoneme)")
+    parser.add_argument("--data", default=str(DATA),
+                        help="binary CSV with a 'target' column (default: bundled phoneme)")
     parser.add_argument("--time-budget", type=float, default=60.0)
     parser.add_argument("--n-jobs", type=int, default=2, help="workers of the LocalCluster when no scheduler is given")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")

@@ -15,7 +15,6 @@ import warnings
 import lightgbm as lgb
 import numpy as np
 import pytest
-import xgboost as xgb
 from sklearn.datasets import load_breast_cancer
 
 from evoens import EvoEnsembleClassifier
