@@ -192,18 +192,16 @@ class _EvoEnsembleBase(BaseEstimator):
         end = None if self.time_budget is None else started + float(self.time_budget)
         limits = SearchLimits(self._search_end(started, end), self._eval_time(), self.early_stop)
         journal, replay = self._open_journal(data, seed)
-        callbacks = [cb for cb in (None if journal is None else journal.append, self._progress(started)) if cb]
-        backend = self._make_backend(client)
-        with quiet_optuna():
-            engine = Evolution(space, task, metric, y_codes, self.population_size, seed, self.generations,
-                               space.default_genomes(task), w)
-            backend.start(ctx)
-            try:
-                records = run_search(engine, backend, limits, _chain(callbacks), replay)
-            finally:
-                backend.shutdown()
-                if journal is not None:
-                    journal.close()
+        try:
+            with quiet_optuna():
+                engine = Evolution(space, task, metric, y_codes, self.population_size, seed, self.generations,
+                                   space.default_genomes(task), w)
+            callbacks = [journal.append] if journal is not None else []
+            callbacks += [cb for cb in (self._progress(started),) if cb is not None]
+            records = self._search(engine, ctx, limits, _chain(callbacks), replay, client)
+        finally:
+            if journal is not None:
+                journal.close()
         self.search_time_ = time.time() - started
         self._finish(records, data, metric, task, classes, seed, end, limits)
         self.fit_time_ = time.time() - started
@@ -212,6 +210,15 @@ class _EvoEnsembleBase(BaseEstimator):
                   f"{self.n_evaluations_} evaluations, stopped on {self.stop_reason_}; "
                   f"ensemble: {self.ensemble_.kind}", file=sys.stderr)
         return self
+
+    def _search(self, engine, ctx, limits, on_result, replay, client):
+        backend = self._make_backend(client)
+        with quiet_optuna():
+            try:
+                backend.start(ctx)
+                return run_search(engine, backend, limits, on_result, replay)
+            finally:
+                backend.shutdown()
 
     def _open_journal(self, data, seed):
         if self.run_dir is None:
@@ -368,7 +375,9 @@ _PARAMS_DOC = """
         again with the same ``run_dir`` and data resumes the run: evaluations
         already in the journal are not re-run.
     verbose : int, default=0
-        Print a line per finished evaluation when positive.
+        0: silent; 1: a live status line on a terminal (elapsed and remaining
+        budget, evaluations done and failed, best score, generation), else a
+        line per evaluation; 2: always a line per evaluation.
 """
 
 _ATTRS_DOC = """

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .._predict import predict_aligned
 from ._greedy import blend, greedy_weights
@@ -56,6 +57,10 @@ class EnsembleModel:
                 for m in self.members]
 
 
+def _late(deadline, expected_seconds) -> bool:
+    return deadline is not None and time.time() + expected_seconds > deadline
+
+
 class EnsembleBuilder:
     """Builds an :class:`EnsembleModel` from evaluations' OOF predictions.
 
@@ -90,30 +95,40 @@ class EnsembleBuilder:
     def build(self, evaluations, y, folds, task, n_classes, sample_weight=None, deadline=None) -> EnsembleModel:
         """Fit the weighted ensemble, then let held-out evidence pick single / weighted / stacked.
 
-        Past ``deadline`` the comparison is cut short and the greedy-weighted
-        ensemble (fitted first) is returned.
+        An option whose next fit would not finish by ``deadline`` (judged by
+        its previous fit) is dropped; the choice is made among the options
+        fully compared, and the greedy-weighted ensemble (fitted first) is the
+        fallback.
         """
         pool = self.pool(evaluations)
         if not pool:
             raise ValueError("no successful evaluation to build an ensemble from")
         preds = [e.oof.astype(np.float64) for e in pool]
         rows = self._rows(len(y))
-        fitted = {"weighted": self._weighted(preds, y, sample_weight, rows, None, task, n_classes, deadline)[0]}
-        options = {"single": self._single, "weighted": self._weighted}
-        if len(pool) > 1:
-            options["stacked"] = self._stacked
-        held_out = {}
-        for name, fit_predict in options.items():
-            out = np.zeros_like(preds[0])
-            for tr, te in folds:
-                if deadline is not None and time.time() > deadline:
-                    return self._model("weighted", fitted["weighted"], pool, task, n_classes, held_out)
-                fit_rows = tr if rows is None else np.intersect1d(tr, rows)
-                out[te] = fit_predict(preds, y, sample_weight, fit_rows, te, task, n_classes, deadline)[1]
-            held_out[name] = self.metric(y, out, sample_weight)
-        best = max(held_out, key=lambda k: (held_out[k], -list(options).index(k)))
-        if best not in fitted:
-            fitted[best] = options[best](preds, y, sample_weight, rows, None, task, n_classes, deadline)[0]
+        with threadpool_limits(1):  # predictable speed on a busy machine
+            fitted = {"weighted": self._weighted(preds, y, sample_weight, rows, None, task, n_classes, deadline)[0]}
+            options = {"single": self._single, "weighted": self._weighted}
+            if len(pool) > 1:
+                options["stacked"] = self._stacked
+            held_out, cost = {}, {}
+            for name, fit_predict in options.items():
+                out, complete = np.zeros_like(preds[0]), True
+                for tr, te in folds:
+                    if _late(deadline, cost.get(name, 0.0)):
+                        complete = False
+                        break
+                    started = time.time()
+                    fit_rows = tr if rows is None else np.intersect1d(tr, rows)
+                    out[te] = fit_predict(preds, y, sample_weight, fit_rows, te, task, n_classes, deadline)[1]
+                    cost[name] = time.time() - started
+                if complete:
+                    held_out[name] = self.metric(y, out, sample_weight)
+            best = max(held_out, key=lambda k: (held_out[k], -list(options).index(k))) if held_out else "weighted"
+            if best not in fitted:
+                if _late(deadline, cost.get(best, 0.0)):
+                    best = "weighted" if "weighted" in held_out or "single" not in held_out else "single"
+                if best not in fitted:
+                    fitted[best] = options[best](preds, y, sample_weight, rows, None, task, n_classes, deadline)[0]
         return self._model(best, fitted[best], pool, task, n_classes, held_out)
 
     def _rows(self, n):
