@@ -193,6 +193,14 @@ def test_fit_with_user_client_leaves_it_open_and_scatters_once(client, data):
     assert client.status == "running" and len(client.nthreads()) == 2
 
 
+def test_runs_bounded_by_generations_are_reproducible_on_dask(client, data):
+    fits = [EvoEnsembleClassifier(generations=2, time_budget=None, **_SMALL).fit(*data, client=client)
+            for _ in range(2)]
+    columns = ["id", "pipeline", "score", "status"]
+    assert fits[0].leaderboard_[columns].equals(fits[1].leaderboard_[columns])
+    np.testing.assert_array_equal(fits[0].predict_proba(data[0]), fits[1].predict_proba(data[0]))
+
+
 def test_scheduler_and_client_naming_different_clusters_is_an_error(client, data):
     clf = EvoEnsembleClassifier(backend="dask", scheduler="tcp://127.0.0.1:1", generations=1, time_budget=None,
                                 **_SMALL)
