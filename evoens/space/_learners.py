@@ -321,28 +321,65 @@ class RandomForestLearner(_ForestLearner):
 
 
 class MLPLearner(Learner):
-    """scikit-learn's MLP; ``hidden_size`` x ``num_layers``, standardised target for regression."""
+    """scikit-learn's MLP, trained epoch by epoch so it can stop when told.
+
+    ``hidden_size`` x ``num_layers`` units; up to ``max_iter`` epochs of
+    ``partial_fit``, early-stopped on a 10% holdout (``patience`` epochs
+    without a better holdout loss), keeping the best epoch's weights; stops
+    early, keeping its best weights, when the fold's time share is used.
+    Regression targets are standardised.
+    """
+
+    patience = 10
 
     def _fit(self, X, y, sample_weight, params):
         from sklearn.neural_network import MLPClassifier, MLPRegressor
 
         size = int(params.pop("hidden_size", 128))
         layers = int(params.pop("num_layers", 2))
-        params.setdefault("max_iter", 200)
-        params["early_stopping"] = len(y) >= 200
+        epochs = int(params.pop("max_iter", 200))
+        params.pop("early_stopping", None)
         common = dict(hidden_layer_sizes=(size,) * layers, random_state=int(self.random_state), **params)
         if self._is_classifier:
-            self.model_ = MLPClassifier(**common)
-            self.model_.fit(X, y)
+            self.model_, target = MLPClassifier(**common), y
         else:
             self._y_mean, self._y_std = float(np.mean(y)), float(np.std(y) or 1.0)
-            self.model_ = MLPRegressor(**common)
-            self.model_.fit(X, (y - self._y_mean) / self._y_std)
+            self.model_, target = MLPRegressor(**common), (y - self._y_mean) / self._y_std
+        split = self._holdout(y)
+        tr, va = split if split is not None else (np.arange(len(y)), None)
+        classes = np.arange(len(self.classes_)) if self._is_classifier else None
+        best, best_loss, since = None, np.inf, 0
+        for _ in range(epochs):
+            if classes is not None:
+                self.model_.partial_fit(X[tr], target[tr], classes=classes)
+            else:
+                self.model_.partial_fit(X[tr], target[tr])
+            check_deadline()
+            if va is not None:
+                loss = self._holdout_loss(X[va], target[va])
+                if loss < best_loss - 1e-4:
+                    best, best_loss, since = _copy_weights(self.model_), loss, 0
+                else:
+                    since += 1
+            if since >= self.patience or should_stop():
+                break
+        if best is not None:
+            self.model_.coefs_, self.model_.intercepts_ = best
+
+    def _holdout_loss(self, X, y):
+        if self._is_classifier:
+            p = np.clip(self.model_.predict_proba(X)[np.arange(len(y)), y], 1e-15, 1.0)
+            return float(-np.mean(np.log(p)))
+        return float(np.mean((self.model_.predict(X) - y) ** 2))
 
     def _predict(self, X):
         if self._is_classifier:
             return self.model_.predict_proba(X)
         return self.model_.predict(X) * self._y_std + self._y_mean
+
+
+def _copy_weights(model):
+    return [c.copy() for c in model.coefs_], [b.copy() for b in model.intercepts_]
 
 
 class LinearLearner(Learner):
