@@ -22,11 +22,13 @@ __all__ = ["Cluster", "still_executing", "mark_executing"]
 logger = logging.getLogger("evoens")
 
 #: settings of the LocalCluster evoens starts (scoped to its creation): one retry
-#: of a task whose worker died, and no Active Memory Manager dropping the
-#: broadcast replicas of the run's context.
+#: of a task whose worker died, no Active Memory Manager dropping the broadcast
+#: replicas of the run's context, and no profiler sampling the task's thread
+#: every 10 ms (nobody looks at a dashboard there).
 LOCAL_CLUSTER_CONFIG = {
     "distributed.scheduler.allowed-failures": 1,
     "distributed.scheduler.active-memory-manager.start": False,
+    "distributed.worker.profile.enabled": False,
 }
 
 #: keys of the evoens tasks running in this (worker) process
