@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 
+from ..devices import plan_devices, probe
 from ..evaluation import evaluate
 from ._base import Backend
 
@@ -20,7 +22,9 @@ class SequentialBackend(Backend):
         self._ctx = None
 
     def start(self, ctx) -> None:
-        self._ctx = ctx
+        # device="cuda" without a GPU fails here, before the search, as on the other backends
+        plan = plan_devices(ctx.device, [probe()] if ctx.device != "cpu" else [], "this machine")
+        self._ctx = dataclasses.replace(ctx, device=plan.device)
 
     def submit(self, candidate, deadline) -> None:
         self._queue.append((candidate, deadline))
