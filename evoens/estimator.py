@@ -59,6 +59,7 @@ class _EvoEnsembleBase(BaseEstimator):
         refit=False,
         backend="local",
         scheduler=None,
+        security=None,
         device="auto",
         memory_limit=None,
         run_dir=None,
@@ -77,6 +78,7 @@ class _EvoEnsembleBase(BaseEstimator):
         self.refit = refit
         self.backend = backend
         self.scheduler = scheduler
+        self.security = security
         self.device = device
         self.memory_limit = memory_limit
         self.run_dir = run_dir
@@ -151,7 +153,7 @@ class _EvoEnsembleBase(BaseEstimator):
         if self.backend == "dask" or client is not None:
             from .backends._dask import DaskBackend
 
-            return DaskBackend(self._n_workers(), scheduler=self.scheduler, client=client,
+            return DaskBackend(self._n_workers(), scheduler=self.scheduler, client=client, security=self.security,
                                memory_limit=self.memory_limit)
         return LocalBackend(self._n_workers())
 
@@ -364,6 +366,8 @@ _PARAMS_DOC = """
     scheduler : str or None, default=None
         Address of an existing Dask scheduler (``"tcp://host:8786"``), for
         ``backend="dask"``.
+    security : distributed.Security, bool or None, default=None
+        TLS settings passed to the Dask ``Client`` made for ``scheduler``.
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where the tree boosters train.  ``auto``: a GPU when the worker running
         the evaluation has one, else CPU; ``cuda``: a GPU, or an error before
