@@ -200,6 +200,7 @@ class _EvoEnsembleBase(BaseEstimator):
                                    space.default_genomes(task), w)
             callbacks = [journal.append] if journal is not None else []
             callbacks += [cb for cb in (self._progress(started),) if cb is not None]
+            callbacks.append(_drop_models_outside_pool(EnsembleBuilder(metric)))
             records = self._search(engine, ctx, limits, _chain(callbacks), replay, client)
         finally:
             if journal is not None:
@@ -313,6 +314,22 @@ def _check_2d(X):
             "Reshape your data either using array.reshape(-1, 1) if your data has a single feature "
             "or array.reshape(1, -1) if it contains a single sample."
         )
+
+
+def _drop_models_outside_pool(builder):
+    """Fold models are kept only for the ensemble's candidate pool: memory stays bounded.
+
+    The out-of-fold predictions of every evaluation stay (the search needs
+    them); a journal, if any, has already written every model to disk.
+    """
+
+    def drop(evaluation, engine):
+        keep = {e.id for e in builder.pool(list(engine.archive.values()))}
+        for e in engine.archive.values():
+            if e.models is not None and e.id not in keep:
+                e.models = None
+
+    return drop
 
 
 def _chain(callbacks):
