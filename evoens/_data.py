@@ -19,7 +19,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from .exceptions import InvalidInputError, InvalidTypeError
 
-__all__ = ["TabularEncoder", "encode_target", "Dataset", "make_folds"]
+__all__ = ["TabularEncoder", "encode_target", "Dataset", "make_folds", "integer_coded_mask"]
 
 
 def _as_frame(X) -> pd.DataFrame:
@@ -214,6 +214,19 @@ def make_folds(y: np.ndarray, task: str, n_splits: int, seed: int) -> list[tuple
         return [(tr.astype(np.int64), te.astype(np.int64)) for tr, te in splitter.split(np.zeros(n), y)]
 
 
+def integer_coded_mask(X: np.ndarray, categorical_mask: np.ndarray, max_values: int = 10) -> np.ndarray:
+    """Numeric columns that look like integer-coded categories: 3 to ``max_values`` integer values.
+
+    Trees use them as numbers; learners that one-hot encode categories expand
+    them too (PMLB, like many sources, stores categories as integer codes).
+    """
+    mask = np.zeros(X.shape[1], dtype=bool)
+    for j in np.flatnonzero(~np.asarray(categorical_mask, dtype=bool)):
+        values = np.unique(X[:, j][~np.isnan(X[:, j])])
+        mask[j] = 3 <= len(values) <= max_values and bool(np.all(values == np.round(values)))
+    return mask
+
+
 @dataclass
 class Dataset:
     """What every evaluation needs: the encoded matrix, target, folds and task."""
@@ -225,6 +238,11 @@ class Dataset:
     folds: list
     n_classes: int = 0
     sample_weight: np.ndarray | None = None
+    low_cardinality: np.ndarray | None = None  # integer-coded columns one-hot encoders also expand
+
+    def __post_init__(self):
+        if self.low_cardinality is None:
+            self.low_cardinality = integer_coded_mask(self.X, self.categorical_mask)
 
     @property
     def is_classification(self) -> bool:

@@ -279,7 +279,9 @@ class _EvoEnsembleBase(BaseEstimator):
     def _refit_members(self, data, end):
         from .space import BuildContext, build_pipeline
 
-        build = BuildContext(data.task, tuple(bool(b) for b in data.categorical_mask), self._n_workers())
+        build = BuildContext(data.task, tuple(bool(b) for b in data.categorical_mask), self._n_workers(),
+                             "cpu" if self.device == "auto" else self.device,
+                             tuple(bool(b) for b in data.low_cardinality))
         space = load_space(self.space)
         for member in self.ensemble_.members:
             if end is not None and time.time() > end - 1.0:

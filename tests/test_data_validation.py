@@ -122,3 +122,17 @@ def test_encoder_codes_categories_and_keeps_numbers():
     out = enc.transform(X)
     assert np.isnan(out[1, 0]) and np.isnan(out[2, 1])
     assert out[0, 1] == 0 and out[1, 1] == 1 and out[0, 2] == 1.0
+
+
+def test_integer_coded_columns_are_one_hot_expanded_for_one_hot_learners():
+    from evoens._data import integer_coded_mask
+    from evoens.space import BuildContext, Genome, build_pipeline
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(1, 5, 100), rng.normal(size=100), rng.integers(0, 2, 100)]).astype(float)
+    mask = integer_coded_mask(X, np.zeros(3, dtype=bool))
+    assert mask.tolist() == [True, False, False]  # 4 codes yes; continuous no; binary stays numeric
+    context = BuildContext("binary", (False, False, False), low_cardinality=tuple(mask))
+    onehot = build_pipeline(Genome.create("lin", {}, {"encoder": ("onehot", {})}), "linear", context, 0)
+    onehot.fit(X, rng.integers(0, 2, 100))
+    assert onehot[:-1].transform(X).shape[1] == 2 + 4

@@ -36,7 +36,8 @@ class EvalContext:
     def build_context(self) -> BuildContext:
         """The pipelines' build settings, with ``device`` resolved on this process (cached per process)."""
         return BuildContext(self.data.task, tuple(bool(b) for b in self.data.categorical_mask),
-                            self.n_threads, resolve_device(self.device))
+                            self.n_threads, resolve_device(self.device),
+                            tuple(bool(b) for b in self.data.low_cardinality))
 
 
 def evaluate(candidate: Candidate, ctx: EvalContext, deadline: float | None = None) -> Evaluation:

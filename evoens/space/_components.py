@@ -48,6 +48,7 @@ class BuildContext:
     categorical_mask: tuple
     n_jobs: int = 1
     device: str = "cpu"
+    low_cardinality: tuple = ()  # numeric columns that one-hot encoders expand as well
 
 
 def resolve_learner(component: str):
@@ -87,6 +88,8 @@ def build_pipeline(genome, component: str, context: BuildContext, random_state: 
     scaler = _scaler(steps.get("scaler", ("none", {}))[0], n_rows_hint)
     selector = _selector(*steps.get("selector", ("none", {})), context.task)
     cat_mask = np.asarray(context.categorical_mask, dtype=bool)
+    if encoder == "onehot" and len(context.low_cardinality):
+        cat_mask = cat_mask | np.asarray(context.low_cardinality, dtype=bool)
     num_idx, cat_idx = np.flatnonzero(~cat_mask), np.flatnonzero(cat_mask)
     impute = not learner_cls.handles_missing or selector is not None
     native = encoder == "native" and learner_cls.native_categorical
