@@ -160,7 +160,8 @@ def test_the_example_job_file_is_valid():
         import tomli as tomllib
     path = REPO / "examples" / "job.toml"
     job = _normalise_job(tomllib.loads(path.read_text()), base=path.parent)
-    assert job["data"].endswith("car.csv.gz") and job["target"] == "target"
+    assert job["data"].endswith("phoneme.csv.gz") and job["target"] == "target"
+    assert Path(job["data"]).is_file()  # the bundled data: the example runs from a clean clone
 
 
 @pytest.mark.parametrize("command", ["fit", "predict", "resume", "report", "leaderboard", "run"])
