@@ -18,7 +18,7 @@ from ._metrics import get_metric
 from ._run import SearchLimits, quiet_optuna, run_search
 from .backends import LocalBackend, SequentialBackend
 from .ensemble import EnsembleBuilder
-from .evaluation import Status
+from .evaluation import Status, leaderboard_from_evaluations
 from .evaluation._cv import EvalContext
 from .exceptions import AllCandidatesFailedError, FailedEvaluationsWarning, InvalidInputError
 from .search import Evolution
@@ -292,14 +292,7 @@ class _EvoEnsembleBase(BaseEstimator):
             member.models = [pipe]
 
     def _leaderboard(self, records) -> pd.DataFrame:
-        weights = {m.id: m.weight for m in self.ensemble_.members}
-        rows = [{**e.summary(), "ensemble_weight": weights.get(e.id, 0.0)} for e in records]
-        frame = pd.DataFrame(rows)
-        frame["ok"] = frame["status"] == "ok"
-        frame = frame.sort_values(["ok", "score", "id"], ascending=[False, False, True], kind="stable")
-        frame = frame.drop(columns="ok").reset_index(drop=True)
-        frame.insert(0, "rank", np.arange(1, len(frame) + 1))
-        return frame
+        return leaderboard_from_evaluations(records, {m.id: m.weight for m in self.ensemble_.members})
 
     # -- predict ----------------------------------------------------------------
     def _predict_raw(self, X):

@@ -1,6 +1,5 @@
 """scikit-learn's own estimator checks, on the in-process backend with a tiny budget."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor

@@ -52,7 +52,6 @@ def evaluate(candidate: Candidate, ctx: EvalContext, deadline: float | None = No
         the learners' next deadline check and is recorded as a timeout.
     """
     start = time.time()
-    data = ctx.data
     record = Evaluation(candidate, Status.OK, worker=str(os.getpid()))
     try:
         with deadline_scope(deadline), warnings.catch_warnings(), threadpool_limits(ctx.n_threads):

@@ -10,14 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..evaluation import leaderboard_from_evaluations
 from ..exceptions import InvalidInputError
 from ..journal import RunLayout, read_evaluations
 
 __all__ = ["RunData", "load_run", "from_estimator", "leaderboard_from_evaluations"]
 
-_LEADERBOARD_COLUMNS = ["rank", "id", "generation", "learner", "pipeline", "score", "fold_scores", "status",
-                        "fit_time", "predict_time", "wall_time", "operator", "parents", "source", "error",
-                        "genome", "ensemble_weight"]
 
 
 @dataclass
@@ -38,20 +36,6 @@ class RunData:
     @property
     def failed(self) -> pd.DataFrame:
         return self.leaderboard[self.leaderboard["status"] != "ok"]
-
-
-def leaderboard_from_evaluations(evaluations, weights=None) -> pd.DataFrame:
-    """The estimator's ``leaderboard_`` layout, built from evaluation records."""
-    weights = weights or {}
-    rows = [{**e.summary(), "ensemble_weight": weights.get(e.id, 0.0)} for e in evaluations]
-    if not rows:
-        return pd.DataFrame(columns=_LEADERBOARD_COLUMNS)
-    frame = pd.DataFrame(rows)
-    frame["_ok"] = frame["status"] == "ok"
-    frame = frame.sort_values(["_ok", "score", "id"], ascending=[False, False, True], kind="stable")
-    frame = frame.drop(columns="_ok").reset_index(drop=True)
-    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
-    return frame
 
 
 def from_estimator(estimator, title: str = "evoens run", info: dict | None = None) -> RunData:

@@ -18,7 +18,7 @@ import numpy as np
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from ..exceptions import InvalidSpaceError
-from ._components import LEARNERS, STEP_CHOICES, resolve_learner
+from ._components import STEP_CHOICES, resolve_learner
 from ._genome import Genome
 
 if sys.version_info >= (3, 11):
