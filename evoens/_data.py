@@ -193,6 +193,15 @@ def _data_conversion_warning():
     return DataConversionWarning
 
 
+def auto_folds(n_rows: int) -> int:
+    """Folds for ``cv="auto"``: 8 below 10,000 rows, else 5.
+
+    Predictions average the fold models, each trained on (k-1)/k of the rows;
+    on small data the extra rows are worth the 1.6x cost of each evaluation.
+    """
+    return 8 if n_rows < 10_000 else 5
+
+
 def make_folds(y: np.ndarray, task: str, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The run's fixed CV folds (stratified for classification), as index arrays."""
     n = len(y)

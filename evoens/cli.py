@@ -117,6 +117,10 @@ def _normalise_job(job: dict, base: Path) -> dict:
     return job
 
 
+def _folds(text: str):
+    return text if text == "auto" else int(text)
+
+
 def _make_estimator(job: dict, task: str, run_dir: Path, verbose: int):
     from .estimator import EvoEnsembleClassifier, EvoEnsembleRegressor
 
@@ -393,7 +397,8 @@ def _search_options(p):
     p.add_argument("--scheduler", metavar="ADDR", help="evaluate on this Dask scheduler (tcp://host:8786)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where tree boosters train (default auto)")
     p.add_argument("--seed", type=int, metavar="N", help="random seed (default 0)")
-    p.add_argument("--cv", type=int, metavar="K", help="cross-validation folds (default 5)")
+    p.add_argument("--cv", type=_folds, metavar="K|auto",
+                   help="cross-validation folds (default auto: 8 below 10,000 rows, else 5)")
     p.add_argument("--population-size", type=int, metavar="N", dest="population_size",
                    help="candidates per generation (default 20)")
     p.add_argument("--early-stop", type=int, metavar="N", dest="early_stop",

@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._data import Dataset, TabularEncoder, encode_target, make_folds
+from ._data import Dataset, TabularEncoder, auto_folds, encode_target, make_folds
 from ._metrics import get_metric
 from ._run import SearchLimits, quiet_optuna, run_search
 from .backends import LocalBackend, SequentialBackend
@@ -50,7 +50,7 @@ class _EvoEnsembleBase(BaseEstimator):
         generations=None,
         population_size=20,
         scoring=None,
-        cv=5,
+        cv="auto",
         n_jobs=1,
         space="default",
         random_state=None,
@@ -97,7 +97,9 @@ class _EvoEnsembleBase(BaseEstimator):
         if self.time_budget is None and self.generations is None:
             raise InvalidInputError("time_budget and generations are both None: the search would never stop")
         _check_number("population_size", self.population_size, 1, integer=True)
-        _check_number("cv", self.cv, 2, integer=True)
+        if not (isinstance(self.cv, str) and self.cv == "auto"):
+            if not isinstance(self.cv, numbers.Integral) or isinstance(self.cv, bool) or self.cv < 2:
+                raise InvalidInputError(f"cv must be an int >= 2 or 'auto'; got {self.cv!r}")
         _check_number("early_stop", self.early_stop, 1, integer=True, allow_none=True)
         _check_number("max_eval_time", self.max_eval_time, 0, allow_none=True, inclusive=False)
         _check_number("verbose", self.verbose, 0, integer=True)
@@ -187,7 +189,7 @@ class _EvoEnsembleBase(BaseEstimator):
         Xe, y_codes, classes, task, w = self._prepare(X, y, sample_weight)
         seed = self._seed()
         data = Dataset(Xe, y_codes, task, self.encoder_.categorical_mask,
-                       make_folds(y_codes, task, self.cv, seed), 0 if classes is None else len(classes), w)
+                       make_folds(y_codes, task, auto_folds(len(y_codes)) if isinstance(self.cv, str) else self.cv, seed), 0 if classes is None else len(classes), w)
         metric = get_metric(self.scoring, task, classes)
         space = load_space(self.space).for_task(task)
         ctx = EvalContext(data, metric, space, n_threads=1, device=self.device)  # "auto" resolved on each worker
@@ -353,8 +355,10 @@ _PARAMS_DOC = """
     scoring : str, callable or None, default=None
         A scikit-learn scoring name or scorer; ``None`` picks ROC AUC (binary),
         log loss (multiclass) or RMSE (regression).
-    cv : int, default=5
+    cv : int or "auto", default="auto"
         Folds of the run's fixed cross-validation (stratified for classifiers).
+        ``"auto"`` takes 8 folds below 10,000 rows (fold models then see 7/8
+        of the rows, which counts most on small data) and 5 from there on.
     n_jobs : int, default=1
         Cores to use in total (worker processes x learner threads); -1 for all.
     space : str, path or SearchSpace, default="default"

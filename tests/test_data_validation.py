@@ -97,7 +97,7 @@ def test_predict_with_a_different_column_set_is_rejected(mixed_frame):
 
 def test_bad_parameters_name_the_parameter_rule_and_value():
     X, y = _xy()
-    for params, name in [({"population_size": 0}, "population_size"), ({"cv": 1}, "cv"),
+    for params, name in [({"population_size": 0}, "population_size"), ({"cv": 1}, "cv"), ({"cv": "many"}, "cv"),
                          ({"n_jobs": 0}, "n_jobs"), ({"time_budget": -5}, "time_budget"),
                          ({"backend": "spark"}, "backend"), ({"scoring": "no_such_metric"}, "scoring")]:
         with pytest.raises(InvalidInputError, match=name):

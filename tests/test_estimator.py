@@ -122,3 +122,14 @@ def test_early_stop_ends_a_stalled_search(binary_data):
     clf = EvoEnsembleClassifier(generations=30, population_size=2, early_stop=1, **SEQ).fit(X, y)
     assert clf.stop_reason_.startswith("no improvement")
     assert clf.leaderboard_.generation.max() < 29
+
+
+def test_cv_auto_takes_eight_folds_on_small_data_and_five_on_large(binary_data):
+    from evoens._data import auto_folds
+
+    assert (auto_folds(9_999), auto_folds(10_000)) == (8, 5)
+    X, y = binary_data
+    params = {**FAST, "cv": "auto", "generations": 1, "population_size": 2, "backend": "sequential"}
+    clf = EvoEnsembleClassifier(**params).fit(X, y)
+    assert {len(f) for f in clf.leaderboard_["fold_scores"]} == {8}
+    assert len(clf.ensemble_.members[0].models) == 8
