@@ -17,7 +17,7 @@ import time
 
 from .exceptions import DeadlineExceeded
 
-__all__ = ["deadline_scope", "fold_scope", "check_deadline", "should_stop", "time_left"]
+__all__ = ["deadline_scope", "fold_scope", "check_deadline", "should_stop", "time_left", "fold_time_left"]
 
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("evoens_deadline", default=None)
 _FOLD_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("evoens_fold_deadline", default=None)
@@ -57,3 +57,9 @@ def should_stop() -> bool:
     """True once the current fold has used its share of the time: stop growing, keep the model."""
     soft = _FOLD_DEADLINE.get()
     return soft is not None and time.time() > soft
+
+
+def fold_time_left() -> float:
+    """Seconds until the current fold's soft deadline (``inf`` without one)."""
+    soft = _FOLD_DEADLINE.get()
+    return float("inf") if soft is None else soft - time.time()

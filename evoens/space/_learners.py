@@ -19,11 +19,13 @@ see, so a fold that lacks a class still trains; ``classes_`` says which.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
-from .._deadline import check_deadline, should_stop
+from .._deadline import check_deadline, fold_time_left, should_stop
 from ..devices import lightgbm_params, resolve_device, xgboost_params
 
 __all__ = [
@@ -277,9 +279,15 @@ class XGBoostLearner(Learner):
 
 
 class _ForestLearner(Learner):
-    """Tree ensembles grown in chunks, checking the deadline between chunks."""
+    """Tree ensembles grown in chunks, checking the deadline between chunks.
+
+    The first chunk is small; later ones are sized from the measured time per
+    tree so that a chunk ends before the fold's soft deadline, rather than
+    overrunning it (and then the evaluation's hard one) by a whole chunk.
+    """
 
     chunk = 50
+    first_chunk = 10
 
     def _make(self, params):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -291,14 +299,17 @@ class _ForestLearner(Learner):
             params.pop("criterion")  # a portfolio entry for the other task
         self.model_ = self._make(params)
         self.model_.set_params(n_jobs=int(self.n_jobs), random_state=int(self.random_state), warm_start=True)
-        grown = 0
-        while grown < total:
-            grown = min(total, grown + self.chunk)
-            self.model_.set_params(n_estimators=grown)
+        grown, step = 0, min(total, self.first_chunk)
+        while step > 0:
+            started = time.perf_counter()
+            self.model_.set_params(n_estimators=grown + step)
             self.model_.fit(X, y, sample_weight=sample_weight)
+            per_tree = (time.perf_counter() - started) / step
+            grown += step
             check_deadline()
             if should_stop():
                 break  # keep the trees grown so far
+            step = int(min(total - grown, self.chunk, fold_time_left() / max(per_tree, 1e-6)))
 
     def _predict(self, X):
         if self._is_classifier:
