@@ -33,3 +33,35 @@ def test_forest_without_deadline_grows_every_tree():
     X, y = _regression(n=300, d=5)
     model = ExtraTreesLearner("regression", {"n_estimators": 73}).fit(X, y)
     assert len(model.model_.estimators_) == 73
+
+
+def test_forest_fold_model_keeps_its_share_of_the_trees_for_the_bag():
+    X, y = _regression(n=400, d=5)
+    full = ExtraTreesLearner("regression", {"n_estimators": 400}).fit(X, y)
+    expected = full.predict(X[:50])
+    full.shrink_for_bag(8)
+    assert len(full.model_.estimators_) == 50 and full.model_.n_estimators == 50
+    # 50 of the 400 trees: close to the full forest's predictions, not equal
+    shrunk = full.predict(X[:50])
+    assert 0 < np.abs(shrunk - expected).mean() < 0.2 * np.abs(expected).mean()
+    small = RandomForestLearner("regression", {"n_estimators": 30}).fit(X, y)
+    small.shrink_for_bag(8)
+    assert len(small.model_.estimators_) == 25  # never below min_bag_trees
+
+
+def test_forest_members_keep_their_share_of_trees_for_the_bag(binary_data, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from evoens import EvoEnsembleClassifier
+
+    space = tmp_path / "forest.toml"
+    space.write_text('name = "forest"\n[learners.extra_trees]\ncomponent = "extra_trees"\n'
+                     '[learners.extra_trees.defaults]\nn_estimators = 200\n')
+    X, y = binary_data
+    clf = EvoEnsembleClassifier(space=str(space), generations=1, population_size=1, cv=4, random_state=0,
+                                backend="sequential", device="cpu").fit(X, y)
+    (member,) = clf.ensemble_.members
+    assert [len(pipe[-1].model_.estimators_) for pipe in member.models] == [50] * 4
+    fold_scores = clf.leaderboard_["fold_scores"].iloc[0]
+    assert len(fold_scores) == 4 and all(s > 0.9 for s in fold_scores)
+    assert roc_auc_score(y, clf.predict_proba(X)[:, 1]) > 0.95

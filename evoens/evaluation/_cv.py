@@ -103,6 +103,9 @@ def _cross_validate(candidate: Candidate, ctx: EvalContext, record: Evaluation, 
             raise ValueError("the pipeline predicted NaN or infinite values")
         oof[te] = pred
         record.fold_scores.append(ctx.metric(y[te], pred, None if w is None else w[te]))
+        shrink = getattr(pipe[-1], "shrink_for_bag", None)
+        if shrink is not None:
+            shrink(len(data.folds))  # its OOF predictions are made; predictions average the bag
         record.models.append(pipe)
         if k == 0 and candidate.prune_below is not None and record.fold_scores[0] < candidate.prune_below:
             record.error = f"first fold scored {record.fold_scores[0]:.5g}, below the population's {candidate.prune_below:.5g}"
