@@ -1,0 +1,1 @@
+"""The search-space presets, installed as ``evoens.pipelines`` (see ``pyproject.toml``)."""
