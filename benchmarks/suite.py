@@ -65,6 +65,7 @@ def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) ->
     start = time.time()
     model.fit(X_tr, y_tr)
     fit_s = time.time() - start
+    predict_start = time.time()
     if classification:
         proba = model.predict_proba(X_te)
         total_s = time.time() - start
@@ -77,10 +78,13 @@ def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) ->
         pred = model.predict(X_te)
         total_s = time.time() - start
         metric, side = root_mean_squared_error(y_te, pred), r2_score(y_te, pred)
+    predict_s = time.time() - predict_start
     board = model.leaderboard_
     return {
         "dataset": name, "task": info["task"], "metric": float(metric), "side_metric": float(side),
         "fit_s": fit_s, "fit_predict_s": total_s, "budget_s": budget,
+        "predict_s": predict_s, "test_rows": len(X_te), "predict_s_per_1k": 1000 * predict_s / len(X_te),
+        "predict_over_budget": predict_s / budget,
         "evaluations": int(len(board)), "failures": int((board.status != "ok").sum()),
         "ensemble": model.ensemble_.kind, "members": len(model.ensemble_.members),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -140,6 +144,10 @@ def summarise(results: list[dict]) -> str:
                  f"beats LightGBM default on {sum(rk[0] < rk[1] for rk in all_ranks)}, "
                  f"ties it on {sum(rk[0] == rk[1] for rk in all_ranks)}.")
     lines.append(f"fit wall time / budget: median {np.nanmedian(ratios):.3f}, max {np.nanmax(ratios):.3f}")
+    predict = [r["predict_over_budget"] for r in results if r.get("predict_over_budget") is not None]
+    if predict:
+        lines.append(f"predict time on the test part / budget: median {np.median(predict):.4f}, "
+                     f"max {np.max(predict):.4f} (target <= 0.05)")
     return "\n".join(lines)
 
 
@@ -172,6 +180,8 @@ def main(argv=None):
         results.append(result)
         print(f"{name:20s} {result['metric']:.5g}  fit {result['fit_s']:.1f}s  evals {result['evaluations']}  "
               f"failures {result['failures']}  {result['ensemble']}({result['members']})  "
+              f"predict {result['predict_s']:.2f}s ({result['predict_s_per_1k']:.3f}s/1k rows, "
+              f"{result['predict_over_budget']:.3f} of budget)  "
               f"rss {result['peak_rss_mb']:.0f}/{result['peak_child_rss_mb']:.0f} MB", flush=True)
     print()
     print(summarise(results))

@@ -5,11 +5,18 @@ floats, categorical columns (object, string, category) as integer codes with
 ``NaN`` for missing *and for categories unseen at fit time* (documented
 behaviour: an unseen category is treated as a missing value).  The folds are
 fixed once per run and shared by every candidate.
+
+Columns are matched by position, as in scikit-learn (the estimator checks the
+names first).  Categories are matched by value, not by spelling: ``1``,
+``1.0`` and ``"1"`` are one category, as are ``True``, ``np.True_`` and
+``"True"``, so data read back from a CSV file encodes as it did at fit.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
 
@@ -71,7 +78,11 @@ def _column_kind(name, s: pd.Series) -> str:
 
 @dataclass
 class TabularEncoder:
-    """Learns column kinds and category lists at fit; maps any X to a float matrix."""
+    """Learns column kinds and category lists at fit; maps any X to a float matrix.
+
+    ``categories`` maps a column name to its categories as strings, in code
+    order; categories equal by value (``1`` and ``"1.0"``) are kept once.
+    """
 
     columns: list = field(default_factory=list)
     kinds: list = field(default_factory=list)
@@ -86,16 +97,11 @@ class TabularEncoder:
                 f"X has 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required."
             )
         self.columns = list(frame.columns)
-        self.kinds = [_column_kind(c, frame[c]) for c in self.columns]
+        self.kinds = [_column_kind(c, frame.iloc[:, j]) for j, c in enumerate(self.columns)]
         self.categories = {}
-        for c, kind in zip(self.columns, self.kinds):
+        for j, (c, kind) in enumerate(zip(self.columns, self.kinds)):
             if kind == "categorical":
-                values = frame[c].dropna()
-                if isinstance(frame[c].dtype, pd.CategoricalDtype):
-                    cats = list(frame[c].cat.categories)
-                else:
-                    cats = sorted(pd.unique(values.astype(str)))
-                self.categories[c] = [str(v) for v in cats]
+                self.categories[c] = _learn_categories(frame.iloc[:, j])
         return self
 
     @property
@@ -110,28 +116,91 @@ class TabularEncoder:
             raise InvalidInputError(
                 f"X has {frame.shape[1]} features, but this model was fitted with {len(self.columns)} features"
             )
-        if not isinstance(X, pd.DataFrame):
-            frame.columns = self.columns
         out = np.empty((frame.shape[0], len(self.columns)), dtype=np.float64)
         for j, (c, kind) in enumerate(zip(self.columns, self.kinds)):
-            s = frame[c]
+            s = frame.iloc[:, j]  # by position, as scikit-learn: names were checked by the estimator
             if kind == "categorical":
-                lookup = {v: i for i, v in enumerate(self.categories[c])}
-                mapped = s.map(lambda v: lookup.get(str(v), np.nan) if not _is_missing(v) else np.nan)
-                out[:, j] = mapped.to_numpy(dtype=np.float64, na_value=np.nan)
+                out[:, j] = _encode_categories(s, self.categories[c])
             else:
                 try:
-                    out[:, j] = pd.to_numeric(s, errors="raise").astype("float64").to_numpy(na_value=np.nan)
+                    out[:, j] = _encode_numbers(s)
                 except (TypeError, ValueError) as exc:
                     raise InvalidInputError(f"X column {c!r} must be numeric, as it was at fit: {exc}") from None
         return out
 
 
-def _is_missing(value) -> bool:
+def _category_key(value) -> tuple:
+    """What a category is matched by: ``1``, ``1.0`` and ``"1"`` share a key; so do ``True`` and ``"True"``."""
+    if isinstance(value, (bool, np.bool_)):
+        return ("bool", bool(value))
+    if isinstance(value, numbers.Integral):
+        return ("number", int(value))
+    if isinstance(value, np.floating):
+        value = float(str(value))  # float32 0.1 is the category "0.1", not 0.10000000149
+    if isinstance(value, float):
+        return _number_key(value)
+    text = str(value)
+    if text.lower() in ("true", "false"):
+        return ("bool", text.lower() == "true")
+    number = _parse_number(text)
+    return ("str", text) if number is None else number
+
+
+def _number_key(number: float) -> tuple:
+    return ("number", int(number)) if number.is_integer() else ("number", number)
+
+
+def _parse_number(text: str) -> tuple | None:
+    if text != text.strip() or "_" in text:
+        return None
     try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+        return ("number", int(text))
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(number) else _number_key(number)
+
+
+def _learn_categories(s: pd.Series) -> list:
+    """A categorical column's categories as strings: the dtype's order, else sorted; one per key."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        values = [str(v) for v in s.cat.categories]
+    else:
+        values = sorted(pd.unique(s.dropna().astype(str)))
+    seen, kept = set(), []
+    for value in values:
+        key = _category_key(value)
+        if key not in seen:
+            seen.add(key)
+            kept.append(str(value))
+    return kept
+
+
+def _encode_categories(s: pd.Series, categories: list) -> np.ndarray:
+    """Category codes by value; ``NaN`` for missing values and for categories unseen at fit."""
+    lookup = {}
+    for code, category in enumerate(categories):
+        lookup.setdefault(_category_key(category), code)
+    codes, uniques = pd.factorize(s)
+    by_unique = [lookup.get(_category_key(u), np.nan) for u in uniques]
+    return np.asarray(by_unique + [np.nan], dtype=np.float64)[codes]  # code -1 (missing) picks the NaN
+
+
+def _encode_numbers(s: pd.Series) -> np.ndarray:
+    """A numeric column as floats; text ``"True"``/``"False"`` (any case) reads as 1 and 0."""
+    dtype = s.dtype
+    if not (dtype == object or isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype)):
+        return pd.to_numeric(s, errors="raise").astype("float64").to_numpy(na_value=np.nan)
+    codes, uniques = pd.factorize(s)
+    values = [_BOOL_TEXT.get(u.lower(), u) if isinstance(u, str) else u for u in uniques]
+    parsed = pd.to_numeric(pd.Series(values, dtype=object), errors="raise").astype("float64")
+    return np.append(parsed.to_numpy(na_value=np.nan), np.nan)[codes]  # code -1 (missing) picks the NaN
+
+
+_BOOL_TEXT = {"true": 1.0, "false": 0.0}
 
 
 def encode_target(y, task: str):

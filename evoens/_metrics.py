@@ -171,6 +171,20 @@ class Metric:
             return float(self._scorer(est, X_dummy, y_true, sample_weight=sample_weight))
         return float(self._scorer(est, X_dummy, y_true))
 
+    def fold_score(self, y, pred, sample_weight=None) -> float:
+        """The score on one CV fold, NaN where the fold cannot be scored.
+
+        A fold may lack a class (5 rows of it in 8 folds), and some scorers
+        (``roc_auc_ovr_weighted``, ``log_loss`` through ``make_scorer``) then
+        raise; others see a zero weight sum.  Fold scores only inform (pruning
+        skips a NaN); the score over all out-of-fold rows decides, and a
+        scorer that fails there still fails the evaluation.
+        """
+        try:
+            return self(y, pred, sample_weight)
+        except (ValueError, ZeroDivisionError):
+            return float("nan")
+
     def __repr__(self):
         return f"Metric({self.name!r}, task={self.task!r})"
 

@@ -147,7 +147,7 @@ class _EvoEnsembleBase(BaseEstimator):
         return int(self.random_state) % (2**32)
 
     def _n_workers(self) -> int:
-        return os.cpu_count() or 1 if self.n_jobs == -1 else int(self.n_jobs)
+        return (os.cpu_count() or 1) if self.n_jobs == -1 else int(self.n_jobs)
 
     def _make_backend(self, client=None):
         if self.backend == "sequential":
@@ -192,6 +192,7 @@ class _EvoEnsembleBase(BaseEstimator):
                        make_folds(y_codes, task, auto_folds(len(y_codes)) if isinstance(self.cv, str) else self.cv, seed), 0 if classes is None else len(classes), w)
         metric = get_metric(self.scoring, task, classes)
         space = load_space(self.space).for_task(task)
+        space = space if w is None else space.for_sample_weight()  # warns naming the learners left out
         ctx = EvalContext(data, metric, space, n_threads=1, device=self.device)  # "auto" resolved on each worker
         end = None if self.time_budget is None else started + float(self.time_budget)
         limits = SearchLimits(self._search_end(started, end), self._eval_time(), self.early_stop)
@@ -267,7 +268,7 @@ class _EvoEnsembleBase(BaseEstimator):
         builder = EnsembleBuilder(metric, seed=seed)
         self.ensemble_ = builder.build(ok, data.y, data.folds, task, data.n_classes, data.sample_weight, deadline)
         if self.refit:
-            self._refit_members(data, end)
+            self._refit_members(data, end, {e.id: e for e in ok})
         self.task_ = task
         self.scoring_ = metric.name
         if classes is not None:
@@ -278,20 +279,47 @@ class _EvoEnsembleBase(BaseEstimator):
         self.n_evaluations_ = len(records)
         self.leaderboard_ = self._leaderboard(records)
 
-    def _refit_members(self, data, end):
+    def _refit_members(self, data, end, records):
+        """Refit each member on all rows, under the budget, with the candidate's own seed.
+
+        A member refits only if its expected cost (one fold fit of its
+        evaluation, scaled to all rows) fits the time left; it refits under a
+        soft deadline (its share of the time left: boosters and forests stop
+        growing) and a hard one (the budget).  A member whose refit would not
+        finish, or fails, keeps its fold models.  ``refit_`` says which did what.
+        """
+        from ._deadline import deadline_scope, fold_scope
         from .space import BuildContext, build_pipeline
 
         build = BuildContext(data.task, tuple(bool(b) for b in data.categorical_mask), self._n_workers(),
                              "cpu" if self.device == "auto" else self.device,
                              tuple(bool(b) for b in data.low_cardinality))
         space = load_space(self.space)
-        for member in self.ensemble_.members:
-            if end is not None and time.time() > end - 1.0:
-                break
-            pipe = build_pipeline(member.genome, space.component(member.genome.learner), build, 0, len(data.y))
+        hard = None if end is None else end - 1.0
+        k = len(data.folds)
+        self.refit_ = {}
+        members = self.ensemble_.members
+        for i, member in enumerate(members):
+            record = records[member.id]
+            expected = record.fit_time / max(1, len(record.fold_scores)) * k / max(1, k - 1)
+            left = float("inf") if hard is None else hard - time.time()
+            if expected > left:
+                self.refit_[member.id] = f"kept fold models: refit expected {expected:.1f}s, {max(0, left):.1f}s left"
+                continue
+            soft = None if hard is None else time.time() + 0.85 * left / (len(members) - i)
+            pipe = build_pipeline(member.genome, space.learner_class(member.genome.learner), build, member.seed,
+                                  len(data.y))
             params = {} if data.sample_weight is None else {"learner__sample_weight": data.sample_weight}
-            pipe.fit(data.X, data.y, **params)
+            try:
+                with deadline_scope(hard), fold_scope(soft), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pipe.fit(data.X, data.y, **params)
+            except Exception as exc:  # a refit that cannot finish (or fails) leaves the fold models in place
+                self.refit_[member.id] = f"kept fold models: {type(exc).__name__}: {exc}"[:300]
+                continue
             member.models = [pipe]
+            member.predict_per_1k /= k  # one model where there were k
+            self.refit_[member.id] = "refit on all rows"
 
     def _leaderboard(self, records) -> pd.DataFrame:
         return leaderboard_from_evaluations(records, {m.id: m.weight for m in self.ensemble_.members})
@@ -300,8 +328,14 @@ class _EvoEnsembleBase(BaseEstimator):
     def _predict_raw(self, X):
         check_is_fitted(self, "ensemble_")
         _check_2d(X)
-        validate_data(self, X, reset=False, skip_check_array=True)
-        return self.ensemble_.predict(self.encoder_.transform(X))
+        try:
+            validate_data(self, X, reset=False, skip_check_array=True)
+        except ValueError as exc:
+            fitted = getattr(self, "feature_names_in_", None)
+            if fitted is None or not hasattr(X, "columns") or sorted(map(str, X.columns)) != sorted(fitted):
+                raise
+            raise InvalidInputError(f"{exc}Reorder the columns as at fit: X[model.feature_names_in_]") from exc
+        return self.ensemble_.predict(self.encoder_.transform(X))  # columns by position, as scikit-learn
 
 
 def _check_2d(X):
@@ -372,7 +406,9 @@ _PARAMS_DOC = """
         timeout; ``None``: a third of ``time_budget``.
     refit : bool, default=False
         Refit the ensemble members on all rows after the search (by default the
-        members' fold models are averaged, with no refit).
+        members' fold models are averaged, with no refit).  Each member refits
+        with its candidate's seed, inside the time budget; one whose refit would
+        not finish in the time left keeps its fold models (see ``refit_``).
     backend : {"local", "sequential", "dask"}, default="local"
         ``local``: worker processes on this machine; ``sequential``: in-process
         (for tiny data and debugging; deadlines are cooperative only);
@@ -412,6 +448,8 @@ _ATTRS_DOC = """
     best_pipeline_ : str
     n_evaluations_ : int
     stop_reason_ : str
+    refit_ : dict
+        Only with ``refit=True``: member id to what its refit did.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X had string column names.

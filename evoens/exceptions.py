@@ -63,6 +63,10 @@ class FailedEvaluationsWarning(EvoensWarning):
     """Some pipelines failed during the search (they are in the leaderboard)."""
 
 
+class IgnoredLearnersWarning(EvoensWarning):
+    """Learners of the search space were left out of a run (e.g. they cannot take ``sample_weight``)."""
+
+
 class RunDirectoryBusyError(EvoensError, RuntimeError):
     """Another process is writing to the run directory (it holds the run's lock)."""
 
@@ -75,4 +79,4 @@ class VersionMismatchWarning(EvoensWarning):
     """A model file was saved with other versions of evoens or its learners."""
 
 
-__all__ += ["RunDirectoryBusyError", "UntrustedModelError", "VersionMismatchWarning"]
+__all__ += ["RunDirectoryBusyError", "UntrustedModelError", "VersionMismatchWarning", "IgnoredLearnersWarning"]

@@ -51,3 +51,57 @@ def test_builder_chooses_on_held_out_evidence_and_predicts():
     assert model.kind in ("weighted", "stacked")
     assert model.candidates_scores[model.kind] > model.candidates_scores["single"]
     assert abs(sum(m.weight for m in model.members) - 1) < 1e-9
+
+
+class _SlowToCompareWeighted(EnsembleBuilder):
+    """A builder whose held-out weighted fits take 1.5 s each: the comparison runs out of time there."""
+
+    def _weighted(self, preds, y, w, rows, te, task, n_classes, deadline=None):
+        if te is not None:
+            import time
+
+            time.sleep(1.5)
+        return super()._weighted(preds, y, w, rows, te, task, n_classes, deadline)
+
+
+def test_an_unfinished_comparison_keeps_the_weighted_ensemble():
+    """Single was compared, weighted ran out of time: weighted (fitted first) stays, not single."""
+    import time
+
+    y, preds = _complementary()
+    metric = get_metric("neg_log_loss", "binary")
+    evaluations = [Evaluation(Candidate(i, Genome.create("lightgbm", {"num_leaves": 10 + i}), 0, 0), Status.OK,
+                              score=metric(y, p), oof=p.astype(np.float32), models=[]) for i, p in enumerate(preds)]
+    folds = make_folds(y, "binary", 5, 0)
+    model = _SlowToCompareWeighted(metric).build(evaluations, y, folds, "binary", 2, deadline=time.time() + 2.5)
+    assert "single" in model.candidates_scores and "weighted" not in model.candidates_scores
+    assert model.kind == "weighted"
+    assert len(model.members) >= 2
+
+
+def _evaluation(i, p, y, metric, predict_time=0.01, folds=(0.80, 0.82, 0.78, 0.81, 0.79)):
+    g = Genome.create("lightgbm", {"num_leaves": 10 + i})
+    return Evaluation(Candidate(i, g, 0, 0), Status.OK, score=metric(y, p), oof=p.astype(np.float32), models=[],
+                      fold_scores=list(folds), predict_time=predict_time, n_predicted=len(y))
+
+
+def test_a_costly_member_without_a_real_gain_is_left_out():
+    """A member 500x slower to predict whose gain is below the fold-to-fold noise does not get in."""
+    y, (a, _, b) = _complementary()
+    metric = get_metric("roc_auc", "binary")
+    better_a = np.column_stack([1 - a[:, 1] * 0.999, a[:, 1] * 0.999 + 0.0005 * (y == 1)])
+    evaluations = [_evaluation(0, a, y, metric), _evaluation(1, b, y, metric),
+                   _evaluation(2, better_a, y, metric, predict_time=5.0), _evaluation(3, b * 0.99 + 0.005, y, metric)]
+    folds = make_folds(y, "binary", 5, 0)
+    model = EnsembleBuilder(metric).build(evaluations, y, folds, "binary", 2)
+    assert 2 not in {m.id for m in model.members}
+    assert model.predict_per_1k < evaluations[2].predict_per_1k
+
+
+def test_a_costly_member_with_a_real_gain_stays():
+    y, (a, _, b) = _complementary()
+    metric = get_metric("roc_auc", "binary")
+    evaluations = [_evaluation(0, a, y, metric), _evaluation(1, a * 0.99 + 0.005, y, metric),
+                   _evaluation(2, b, y, metric, predict_time=5.0)]
+    model = EnsembleBuilder(metric).build(evaluations, y, make_folds(y, "binary", 5, 0), "binary", 2)
+    assert 2 in {m.id for m in model.members}

@@ -133,3 +133,35 @@ def test_cv_auto_takes_eight_folds_on_small_data_and_five_on_large(binary_data):
     clf = EvoEnsembleClassifier(**params).fit(X, y)
     assert {len(f) for f in clf.leaderboard_["fold_scores"]} == {8}
     assert len(clf.ensemble_.members[0].models) == 8
+
+
+BIG_FOREST = """
+name = "big-forest"
+[learners.extra_trees]
+component = "extra_trees"
+[learners.extra_trees.defaults]
+n_estimators = 4000
+"""
+
+
+@pytest.mark.slow
+def test_refit_holds_the_budget_and_uses_each_candidates_seed(tmp_path):
+    """A refit of 4,000 trees on all rows would take far longer than the budget left: it stops early."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=4000, n_features=20, random_state=0)
+    path = tmp_path / "forest.toml"
+    path.write_text(BIG_FOREST)
+    budget = 8.0
+    clf = EvoEnsembleClassifier(space=str(path), time_budget=budget, refit=True, n_jobs=2, cv=3, random_state=0,
+                                device="cpu").fit(X, y)
+    assert clf.fit_time_ <= budget * 1.05 + 0.5, clf.fit_time_
+    assert set(clf.refit_) == {m.id for m in clf.ensemble_.members}
+    for member in clf.ensemble_.members:
+        if clf.refit_[member.id] == "refit on all rows":
+            (pipe,) = member.models
+            assert pipe[-1].random_state == member.seed
+            assert 0 < len(pipe[-1].model_.estimators_) < 4000
+        else:
+            assert len(member.models) == 3
+    assert clf.predict(X[:5]).shape == (5,)

@@ -112,3 +112,17 @@ def test_a_directory_that_is_not_a_run_is_a_clear_error(tmp_path):
     with pytest.raises(InvalidInputError, match="not found"):
         write_report(tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_prediction_cost_is_measured_and_reported(run_dir):
+    """Each evaluation's prediction time per 1,000 rows is in the leaderboard, the ensemble and the report."""
+    path, model = run_dir
+    board = model.leaderboard_
+    ok = board[board.status == "ok"]
+    assert (ok["predict_s_per_1k"] > 0).all() and np.isfinite(ok["predict_s_per_1k"]).all()
+    assert model.ensemble_.predict_per_1k > 0
+    for member in model.ensemble_.members:
+        assert member.predict_per_1k == pytest.approx(float(ok.loc[ok.id == member.id, "predict_s_per_1k"].iloc[0]),
+                                                      rel=1e-3, abs=1e-5)
+    page = write_report(path).read_text()
+    assert "predict s / 1k rows" in page and "predicting 1,000 rows with the final model" in page

@@ -29,6 +29,8 @@ class Member:
     models: list
     weight: float
     score: float
+    seed: int = 0  # the candidate's own seed: a refit on all rows uses it
+    predict_per_1k: float = 0.0  # seconds its models take to predict 1,000 rows (measured in its evaluation)
 
     def predict(self, X, task, n_classes) -> np.ndarray:
         return np.mean([predict_aligned(m, X, task, n_classes) for m in self.models], axis=0)
@@ -46,6 +48,11 @@ class EnsembleModel:
     oof_score: float = float("nan")
     candidates_scores: dict = field(default_factory=dict)
 
+    @property
+    def predict_per_1k(self) -> float:
+        """Seconds to predict 1,000 rows, from the members' measured prediction times."""
+        return float(sum(m.predict_per_1k for m in self.members))
+
     def predict(self, X) -> np.ndarray:
         preds = [m.predict(X, self.task, self.n_classes) for m in self.members]
         if self.kind == "stacked":
@@ -61,6 +68,24 @@ def _late(deadline, expected_seconds) -> bool:
     return deadline is not None and time.time() + expected_seconds > deadline
 
 
+def _cost(evaluation) -> float:
+    cost = evaluation.predict_per_1k
+    return float(cost) if np.isfinite(cost) else 0.0
+
+
+def _choose(held_out: dict, order: list) -> str:
+    """The option with the best held-out score; the weighted ensemble unless it was compared and lost.
+
+    An option the deadline cut short is not a candidate; the weighted
+    ensemble, fitted before the comparison, is kept when it was not compared
+    (an unfinished comparison never hands the run to the single best model).
+    Ties go to the simpler option (``order``).
+    """
+    if "weighted" not in held_out:
+        return "weighted"
+    return max(held_out, key=lambda k: (held_out[k], -order.index(k)))
+
+
 class EnsembleBuilder:
     """Builds an :class:`EnsembleModel` from evaluations' OOF predictions.
 
@@ -73,10 +98,14 @@ class EnsembleBuilder:
         Greedy selection rounds.
     max_rows : int
         Weights are fitted on at most this many rows (a fixed subsample).
+    cost_factor : float
+        A candidate predicting more than this many times slower than the
+        pool's median must buy its place with a real score gain.
     """
 
-    def __init__(self, metric, max_pool=20, n_iter=25, max_stack=8, max_rows=10_000, seed=0):
+    def __init__(self, metric, max_pool=20, n_iter=25, max_stack=8, max_rows=10_000, seed=0, cost_factor=10.0):
         self.metric = metric
+        self.cost_factor = cost_factor
         self.max_pool = max_pool
         self.n_iter = n_iter
         self.max_stack = max_stack
@@ -103,9 +132,10 @@ class EnsembleBuilder:
         pool = self.pool(evaluations)
         if not pool:
             raise ValueError("no successful evaluation to build an ensemble from")
-        preds = [e.oof.astype(np.float64) for e in pool]
         rows = self._rows(len(y))
         with threadpool_limits(1):  # predictable speed on a busy machine
+            pool = self._affordable(pool, y, sample_weight, rows)
+            preds = [e.oof.astype(np.float64) for e in pool]
             fitted = {"weighted": self._weighted(preds, y, sample_weight, rows, None, task, n_classes, deadline)[0]}
             options = {"single": self._single, "weighted": self._weighted}
             if len(pool) > 1:
@@ -123,13 +153,40 @@ class EnsembleBuilder:
                     cost[name] = time.time() - started
                 if complete:
                     held_out[name] = self.metric(y, out, sample_weight)
-            best = max(held_out, key=lambda k: (held_out[k], -list(options).index(k))) if held_out else "weighted"
+            best = _choose(held_out, list(options))
             if best not in fitted:
                 if _late(deadline, cost.get(best, 0.0)):
-                    best = "weighted" if "weighted" in held_out or "single" not in held_out else "single"
-                if best not in fitted:
+                    best = "weighted"
+                else:
                     fitted[best] = options[best](preds, y, sample_weight, rows, None, task, n_classes, deadline)[0]
         return self._model(best, fitted[best], pool, task, n_classes, held_out)
+
+    def _affordable(self, pool, y, w, rows):
+        """The pool without candidates far costlier to predict than the rest, unless they pay for it.
+
+        A candidate whose fold models take more than ``cost_factor`` times the
+        pool's median time to predict (k-NN over the training rows, say) stays
+        only if the greedy ensemble with it beats the one without it by more
+        than the best candidate's fold-to-fold standard error: a real score
+        gain, not noise.  Every prediction the user makes pays for a member.
+        """
+        costs = np.array([e.predict_per_1k for e in pool], dtype=float)
+        costs = np.where(np.isfinite(costs), costs, 0.0)
+        expensive = costs > self.cost_factor * max(float(np.median(costs)), 1e-4)
+        if not expensive.any() or expensive.all():
+            return pool
+        cheap = [e for e, x in zip(pool, expensive) if not x]
+        scores = {}
+        for name, members in (("all", pool), ("cheap", cheap)):
+            preds = [e.oof.astype(np.float64) for e in members]
+            weights = greedy_weights(preds, y, self.metric, self.n_iter, w, rows)
+            yy, ww = self._sub(rows, y, w)
+            scores[name] = self.metric(yy, blend([p if rows is None else p[rows] for p in preds], weights), ww)
+        best = max(pool, key=lambda e: (e.score, -e.id))
+        folds = np.asarray(best.fold_scores, dtype=float)
+        folds = folds[np.isfinite(folds)]
+        noise = float(np.std(folds, ddof=1) / np.sqrt(len(folds))) if len(folds) > 1 else 0.0
+        return pool if scores["all"] - scores["cheap"] > noise else cheap
 
     def _rows(self, n):
         if n <= self.max_rows:
@@ -165,7 +222,9 @@ class EnsembleBuilder:
     def _model(self, kind, fitted, pool, task, n_classes, held_out):
         if kind == "stacked":
             top, stacker = fitted
-            members = [Member(pool[j].id, pool[j].genome, pool[j].models, 1.0 / len(top), pool[j].score) for j in top]
+            members = [Member(pool[j].id, pool[j].genome, pool[j].models, 1.0 / len(top), pool[j].score, pool[j].candidate.seed,
+                              _cost(pool[j])) for j in top]
             return EnsembleModel(kind, members, task, n_classes, stacker, held_out.get(kind, float("nan")), held_out)
-        members = [Member(e.id, e.genome, e.models, float(wt), e.score) for e, wt in zip(pool, fitted) if wt > 0]
+        members = [Member(e.id, e.genome, e.models, float(wt), e.score, e.candidate.seed, _cost(e))
+                   for e, wt in zip(pool, fitted) if wt > 0]
         return EnsembleModel(kind, members, task, n_classes, None, held_out.get(kind, float("nan")), held_out)

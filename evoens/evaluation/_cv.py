@@ -85,7 +85,7 @@ def _cross_validate(candidate: Candidate, ctx: EvalContext, record: Evaluation, 
     X, y, w = data.X, data.y, data.sample_weight
     shape = (len(y), data.n_classes) if data.is_classification else (len(y),)
     oof = np.zeros(shape, dtype=np.float64)
-    component = ctx.space.component(candidate.genome.learner)
+    component = ctx.space.learner_class(candidate.genome.learner)
     build = ctx.build_context()
     record.models = []
     for k, (tr, te) in enumerate(data.folds):
@@ -99,14 +99,16 @@ def _cross_validate(candidate: Candidate, ctx: EvalContext, record: Evaluation, 
         pred = predict_aligned(pipe, X[te], data.task, data.n_classes)
         record.fit_time += t1 - t0
         record.predict_time += time.perf_counter() - t1
+        record.n_predicted += len(te)
         if not np.all(np.isfinite(pred)):
             raise ValueError("the pipeline predicted NaN or infinite values")
         oof[te] = pred
-        record.fold_scores.append(ctx.metric(y[te], pred, None if w is None else w[te]))
+        record.fold_scores.append(ctx.metric.fold_score(y[te], pred, None if w is None else w[te]))
         shrink = getattr(pipe[-1], "shrink_for_bag", None)
         if shrink is not None:
             shrink(len(data.folds))  # its OOF predictions are made; predictions average the bag
         record.models.append(pipe)
+        # a NaN first fold (it lacks a class the metric needs) compares False: never pruned
         if k == 0 and candidate.prune_below is not None and record.fold_scores[0] < candidate.prune_below:
             record.error = f"first fold scored {record.fold_scores[0]:.5g}, below the population's {candidate.prune_below:.5g}"
             return Status.PRUNED

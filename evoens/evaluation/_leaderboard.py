@@ -8,7 +8,7 @@ import pandas as pd
 __all__ = ["leaderboard_from_evaluations", "LEADERBOARD_COLUMNS"]
 
 LEADERBOARD_COLUMNS = ["rank", "id", "generation", "learner", "pipeline", "score", "fold_scores", "status",
-                       "fit_time", "predict_time", "wall_time", "operator", "parents", "source", "error",
+                       "fit_time", "predict_time", "predict_s_per_1k", "wall_time", "operator", "parents", "source", "error",
                        "genome", "ensemble_weight"]
 
 

@@ -53,6 +53,14 @@ class Evaluation:
     wall_time: float = 0.0
     error: str = ""
     worker: str = ""
+    n_predicted: int = 0  # out-of-fold rows predicted in ``predict_time``
+
+    @property
+    def predict_per_1k(self) -> float:
+        """Seconds its fold models together take to predict 1,000 rows: what it costs in an ensemble."""
+        if not self.n_predicted:
+            return float("nan")
+        return 1000.0 * self.predict_time * len(self.fold_scores) / self.n_predicted
 
     @property
     def ok(self) -> bool:
@@ -79,6 +87,7 @@ class Evaluation:
             "status": self.status.value,
             "fit_time": round(self.fit_time, 3),
             "predict_time": round(self.predict_time, 3),
+            "predict_s_per_1k": round(self.predict_per_1k, 5),
             "wall_time": round(self.wall_time, 3),
             "operator": c.operator,
             "parents": list(c.parents),

@@ -52,6 +52,7 @@ def to_attrs(evaluation: Evaluation) -> dict:
         "fold_scores": [_number(s) for s in evaluation.fold_scores],
         "fit_time": float(evaluation.fit_time),
         "predict_time": float(evaluation.predict_time),
+        "n_predicted": int(evaluation.n_predicted),
         "wall_time": float(evaluation.wall_time),
         "error": evaluation.error,
         "worker": str(evaluation.worker),
@@ -86,4 +87,5 @@ def from_attrs(attrs: dict) -> Evaluation:
         fold_scores=[_float(s) for s in attrs.get("fold_scores", [])],
         fit_time=float(attrs.get("fit_time", 0.0)), predict_time=float(attrs.get("predict_time", 0.0)),
         wall_time=float(attrs.get("wall_time", 0.0)), error=attrs.get("error", ""), worker=attrs.get("worker", ""),
+        n_predicted=int(attrs.get("n_predicted", 0)),
     )

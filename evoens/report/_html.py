@@ -104,13 +104,13 @@ def _cards(data: RunData) -> str:
 
 
 def _leaderboard(data: RunData, members: set) -> str:
-    headers = ["rank", "id", "gen", "learner", "score", "status", "fit s", "wall s", "weight", "operator",
-               "pipeline"]
-    numeric = {"rank", "id", "gen", "score", "fit s", "wall s", "weight"}
+    headers = ["rank", "id", "gen", "learner", "score", "status", "fit s", "predict s / 1k rows", "wall s", "weight",
+               "operator", "pipeline"]
+    numeric = {"rank", "id", "gen", "score", "fit s", "predict s / 1k rows", "wall s", "weight"}
 
     def rows(frame):
         return [[r["rank"], r["id"], r["generation"], r["learner"], _fmt(_float(r["score"])), r["status"],
-                 f"{_float(r['fit_time']):.2f}", f"{_float(r['wall_time']):.2f}",
+                 f"{_float(r['fit_time']):.2f}", _per_1k(r.get("predict_s_per_1k")), f"{_float(r['wall_time']):.2f}",
                  f"{_float(r.get('ensemble_weight', 0.0)):.2f}" if _float(r.get("ensemble_weight", 0.0)) else "",
                  r.get("operator", ""), r["pipeline"]] for _, r in frame.iterrows()]
 
@@ -134,9 +134,10 @@ def _ensemble(data: RunData, colors) -> str:
                "(<code>evoens resume</code> continues it).</p>"
     ens = data.ensemble
     members = sorted(ens["members"], key=lambda m: -m["weight"])
-    table = _table(["id", "learner", "weight", "score", "pipeline"],
-                   [[m["id"], m["learner"], f"{m['weight']:.3f}", _fmt(m["score"]), m["pipeline"]] for m in members],
-                   {"id", "weight", "score"})
+    table = _table(["id", "learner", "weight", "score", "predict s / 1k rows", "pipeline"],
+                   [[m["id"], m["learner"], f"{m['weight']:.3f}", _fmt(m["score"]), _per_1k(m.get("predict_s_per_1k")),
+                     m["pipeline"]] for m in members],
+                   {"id", "weight", "score", "predict s / 1k rows"})
     held = ens.get("held_out") or {}
     choice = ""
     if held:
@@ -172,6 +173,9 @@ def _timing(data: RunData, colors) -> str:
     if t.get("fit_time") is not None and t.get("search_time") is not None:
         rows.append(["ensemble building and refit", _seconds(t["fit_time"] - t["search_time"])])
         rows.append(["fit, total", _seconds(t["fit_time"])])
+    if data.ensemble and data.ensemble.get("predict_s_per_1k") is not None:
+        rows.append(["predicting 1,000 rows with the final model (measured in the evaluations)",
+                     _per_1k(data.ensemble["predict_s_per_1k"])])
     if not board.empty:
         rows.append(["model fitting in evaluations (sum over folds)", _seconds(float(board["fit_time"].sum()))])
         rows.append(["predicting in evaluations (sum over folds)", _seconds(float(board["predict_time"].sum()))])
@@ -186,6 +190,11 @@ def _settings(data: RunData) -> str:
         return ""
     rows = [[k, "none" if v is None else v] for k, v in data.info.items()]
     return "<h2>Run settings</h2>" + _table(["setting", "value"], rows)
+
+
+def _per_1k(x) -> str:
+    x = _float(x)
+    return "" if not math.isfinite(x) else (f"{x:.3f}" if x >= 0.01 else f"{x:.2g}")
 
 
 def _float(x) -> float:

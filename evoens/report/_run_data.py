@@ -42,8 +42,10 @@ def from_estimator(estimator, title: str = "evoens run", info: dict | None = Non
     """Report data from a fitted estimator (its leaderboard, ensemble and timings)."""
     ens = estimator.ensemble_
     members = [{"id": m.id, "pipeline": m.genome.describe(), "learner": m.genome.learner,
-                "weight": float(m.weight), "score": float(m.score)} for m in ens.members]
+                "weight": float(m.weight), "score": float(m.score),
+                "predict_s_per_1k": _finite(getattr(m, "predict_per_1k", float("nan")))} for m in ens.members]
     ensemble = {"kind": ens.kind, "members": members, "oof_score": _finite(ens.oof_score),
+                "predict_s_per_1k": _finite(sum(m["predict_s_per_1k"] or 0.0 for m in members)),
                 "held_out": {k: _finite(v) for k, v in dict(ens.candidates_scores).items()}}
     timing = {"search_time": getattr(estimator, "search_time_", None),
               "fit_time": getattr(estimator, "fit_time_", None),

@@ -80,9 +80,12 @@ def _selector(choice, params, task):
     return None
 
 
-def build_pipeline(genome, component: str, context: BuildContext, random_state: int, n_rows_hint: int = 1000):
-    """A fresh, unfitted ``Pipeline`` for ``genome`` on the run's columns."""
-    learner_cls = resolve_learner(component)
+def build_pipeline(genome, component, context: BuildContext, random_state: int, n_rows_hint: int = 1000):
+    """A fresh, unfitted ``Pipeline`` for ``genome`` on the run's columns.
+
+    ``component`` is a learner name, a ``"module:Class"`` path or the class itself.
+    """
+    learner_cls = component if isinstance(component, type) else resolve_learner(component)
     steps = genome.step_dict
     encoder = steps.get("encoder", ("ordinal", {}))[0]
     scaler = _scaler(steps.get("scaler", ("none", {}))[0], n_rows_hint)

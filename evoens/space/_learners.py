@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 
 from .._deadline import check_deadline, fold_time_left, should_stop
 from ..devices import lightgbm_params, resolve_device, xgboost_params
+from ..exceptions import InvalidInputError
 
 __all__ = [
     "Learner",
@@ -47,6 +48,8 @@ class Learner(BaseEstimator):
 
     handles_missing = False
     native_categorical = False
+    #: whether ``fit`` honours ``sample_weight``; a weighted run leaves the others out of its space
+    supports_sample_weight = True
 
     def __init__(self, task="binary", params=None, categorical=(), n_jobs=1, random_state=0, device="cpu"):
         self.task = task
@@ -61,6 +64,8 @@ class Learner(BaseEstimator):
         return self.task != "regression"
 
     def fit(self, X, y, sample_weight=None):
+        if sample_weight is not None and not self.supports_sample_weight:
+            raise InvalidInputError(f"{type(self).__name__} cannot take sample_weight (supports_sample_weight=False)")
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y)
         if self._is_classifier:
@@ -347,6 +352,15 @@ class RandomForestLearner(_ForestLearner):
         return (RandomForestClassifier if self._is_classifier else RandomForestRegressor)(**params)
 
 
+def _mlp_takes_weights() -> bool:
+    """scikit-learn's MLP ``partial_fit`` takes ``sample_weight`` from version 1.7."""
+    import inspect
+
+    from sklearn.neural_network import MLPClassifier
+
+    return "sample_weight" in inspect.signature(MLPClassifier.partial_fit).parameters
+
+
 class MLPLearner(Learner):
     """scikit-learn's MLP, trained epoch by epoch so it can stop when told.
 
@@ -358,6 +372,7 @@ class MLPLearner(Learner):
     """
 
     patience = 10
+    supports_sample_weight = _mlp_takes_weights()
 
     def _fit(self, X, y, sample_weight, params):
         from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -374,16 +389,17 @@ class MLPLearner(Learner):
             self.model_, target = MLPRegressor(**common), (y - self._y_mean) / self._y_std
         split = self._holdout(y)
         tr, va = split if split is not None else (np.arange(len(y)), None)
-        classes = np.arange(len(self.classes_)) if self._is_classifier else None
+        fit_kw = {} if not self._is_classifier else {"classes": np.arange(len(self.classes_))}
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if w is not None:
+            tr = tr[w[tr] > 0]  # a minibatch of zero weights only would divide by zero
+            fit_kw["sample_weight"] = w[tr]
         best, best_loss, since = None, np.inf, 0
         for _ in range(epochs):
-            if classes is not None:
-                self.model_.partial_fit(X[tr], target[tr], classes=classes)
-            else:
-                self.model_.partial_fit(X[tr], target[tr])
+            self.model_.partial_fit(X[tr], target[tr], **fit_kw)
             check_deadline()
             if va is not None:
-                loss = self._holdout_loss(X[va], target[va])
+                loss = self._holdout_loss(X[va], target[va], None if w is None or w[va].sum() <= 0 else w[va])
                 if loss < best_loss - 1e-4:
                     best, best_loss, since = _copy_weights(self.model_), loss, 0
                 else:
@@ -393,11 +409,11 @@ class MLPLearner(Learner):
         if best is not None:
             self.model_.coefs_, self.model_.intercepts_ = best
 
-    def _holdout_loss(self, X, y):
+    def _holdout_loss(self, X, y, w=None):
         if self._is_classifier:
             p = np.clip(self.model_.predict_proba(X)[np.arange(len(y)), y], 1e-15, 1.0)
-            return float(-np.mean(np.log(p)))
-        return float(np.mean((self.model_.predict(X) - y) ** 2))
+            return float(-np.average(np.log(p), weights=w))
+        return float(np.average((self.model_.predict(X) - y) ** 2, weights=w))
 
     def _predict(self, X):
         if self._is_classifier:
@@ -433,7 +449,9 @@ class LinearLearner(Learner):
 
 
 class KNNLearner(Learner):
-    """k nearest neighbours: cheap, and its errors differ from the trees'."""
+    """k nearest neighbours: cheap, and its errors differ from the trees'; takes no sample weights."""
+
+    supports_sample_weight = False
 
     def _fit(self, X, y, sample_weight, params):
         from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor

@@ -2,14 +2,17 @@
 
 A space lists learners with hyperparameter ranges (turned into Optuna
 distributions), the preprocessing choices each learner allows, a known-good
-default per learner and seed configurations with a named source.  See
-``evoens/pipelines/default.toml`` for the annotated format.
+default per learner and seed configurations with a named source.  The presets
+are the TOML files of the repository's top-level ``pipelines/`` folder,
+installed as the ``evoens.pipelines`` package; see ``pipelines/default.toml``
+for the annotated format.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from ..exceptions import InvalidSpaceError
+from ..exceptions import IgnoredLearnersWarning, InvalidSpaceError
 from ._components import STEP_CHOICES, resolve_learner
 from ._genome import Genome
 
@@ -49,6 +52,7 @@ class LearnerSpec:
     steps: dict  # slot -> tuple of allowed choices
     tasks: tuple = TASKS
     seeds: list = field(default_factory=list)
+    learner_class: type | None = None  # resolved once where the space is loaded, shipped to workers by value
 
 
 @dataclass
@@ -75,6 +79,25 @@ class SearchSpace:
         learners = {n: s for n, s in self.learners.items() if task in s.tasks}
         if not learners:
             raise InvalidSpaceError(f"space {self.name!r} has no learner for a {task} task")
+        return SearchSpace(self.name, learners, self.step_params, self.description, self.source)
+
+    def for_sample_weight(self) -> "SearchSpace":
+        """The learners that honour ``sample_weight``, for a weighted run.
+
+        Warns once (:class:`~evoens.exceptions.IgnoredLearnersWarning`) naming
+        the learners left out; raises if none remain.
+        """
+        refused = [n for n in self.learners
+                   if not getattr(self.learner_class(n), "supports_sample_weight", True)]
+        if not refused:
+            return self
+        if len(refused) == len(self.learners):
+            raise InvalidSpaceError(f"space {self.name!r} has no learner that takes sample_weight "
+                                    f"(supports_sample_weight=False: {refused}); fit without sample_weight "
+                                    "or use a space with other learners")
+        warnings.warn(f"sample_weight given: learners {refused} cannot take sample weights and are left out "
+                      "of the search", IgnoredLearnersWarning, stacklevel=3)
+        learners = {n: s for n, s in self.learners.items() if n not in refused}
         return SearchSpace(self.name, learners, self.step_params, self.description, self.source)
 
     # --- genomes -----------------------------------------------------------
@@ -150,6 +173,16 @@ class SearchSpace:
     def component(self, learner: str) -> str:
         return self.learners[learner].component
 
+    def learner_class(self, learner: str) -> type:
+        """The learner's class, resolved where the space was loaded.
+
+        A class defined in the user's ``__main__`` (``component =
+        "__main__:MyLearner"``) exists only there; worker processes get it by
+        value with the space (cloudpickle), never by importing ``__main__``.
+        """
+        spec = self.learners[learner]
+        return spec.learner_class or resolve_learner(spec.component)
+
 
 def _suggest(trial, name, d):
     if isinstance(d, CategoricalDistribution):
@@ -183,10 +216,24 @@ def _contains(d, v) -> bool:
 
 # --- loading ---------------------------------------------------------------
 
+def _presets_folder():
+    """The folder of preset TOML files, as a Traversable or a Path.
+
+    Installed, it is the ``evoens.pipelines`` package; imported from a source
+    checkout (``evoens/`` beside ``pipelines/``), it is the ``pipelines/`` folder.
+    """
+    try:
+        installed = resources.files("evoens.pipelines")
+        if installed.joinpath("default.toml").is_file():  # not a leftover evoens/pipelines/__pycache__
+            return installed
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parents[2] / "pipelines"
+
+
 def available_presets() -> list[str]:
     """Names of the presets shipped inside the package."""
-    files = resources.files("evoens.pipelines")
-    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in _presets_folder().iterdir() if p.name.endswith(".toml"))
 
 
 def load_space(space="default") -> SearchSpace:
@@ -205,7 +252,7 @@ def load_space(space="default") -> SearchSpace:
     if isinstance(space, str) and not space.endswith(".toml") and "/" not in space and "\\" not in space:
         if space not in available_presets():
             raise InvalidSpaceError(f"unknown space preset {space!r}; presets: {available_presets()} or a .toml path")
-        text = resources.files("evoens.pipelines").joinpath(f"{space}.toml").read_text()
+        text = _presets_folder().joinpath(f"{space}.toml").read_text()
         text_source = f"preset {space!r}"
     else:
         path = Path(space)
@@ -281,7 +328,7 @@ def _parse_learner(where, name, body) -> LearnerSpec:
         raise _err(where, f"{key}.{sorted(unknown)[0]}", "unknown key (expected component, params, defaults, steps, tasks, seeds)")
     component = body.get("component", name)
     try:
-        resolve_learner(component)
+        learner_class = resolve_learner(component)
     except (KeyError, ImportError, AttributeError) as exc:
         raise _err(where, f"{key}.component", str(exc)) from None
     params = {k: _distribution(where, f"{key}.params.{k}", v) for k, v in body.get("params", {}).items()}
@@ -299,7 +346,7 @@ def _parse_learner(where, name, body) -> LearnerSpec:
         if bad or not choices:
             raise _err(where, f"{key}.steps.{slot}", f"unknown choice(s) {bad}; choices: {list(STEP_CHOICES[slot])}")
         steps[slot] = tuple(choices)
-    spec = LearnerSpec(name, component, params, defaults, steps, tasks)
+    spec = LearnerSpec(name, component, params, defaults, steps, tasks, learner_class=learner_class)
     known = set(params) | set(defaults)
     for i, seed in enumerate(body.get("seeds", [])):
         skey = f"{key}.seeds[{i}]"
