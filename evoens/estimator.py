@@ -200,7 +200,9 @@ class _EvoEnsembleBase(BaseEstimator):
         try:
             with quiet_optuna():
                 engine = Evolution(space, task, metric, y_codes, self.population_size, seed, self.generations,
-                                   space.default_genomes(task), w)
+                                   space.default_genomes(task), w, time_bounded=self.time_budget is not None,
+                                   categorical=bool(data.categorical_mask.any()),
+                                   low_cardinality=bool(data.low_cardinality.any()))
             callbacks = [journal.append] if journal is not None else []
             callbacks += [cb for cb in (self._progress(started),) if cb is not None]
             callbacks.append(_drop_models_outside_pool(EnsembleBuilder(metric)))

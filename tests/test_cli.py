@@ -58,8 +58,8 @@ def test_fit_writes_the_run_directory_and_says_where(fitted_run):
     assert "task: binary" in result.stderr
     board = pd.read_csv(run_dir / "leaderboard.csv")
     model = load_model(run_dir / "model.joblib")
-    assert len(board) == model.n_evaluations_ == 8
-    assert list(board["rank"]) == list(range(1, 9))
+    assert len(board) == model.n_evaluations_ == 2 + 4  # half a population, then a bred one
+    assert list(board["rank"]) == list(range(1, 7))
     assert json.loads(board.loc[0, "genome"])["learner"] == board.loc[0, "learner"]
     job = json.loads((run_dir / "job.json").read_text())
     assert job["resolved_task"] == "binary" and job["target"] == "diagnosis"
@@ -108,7 +108,7 @@ def test_leaderboard_command_prints_the_best_first(fitted_run):
     lines = result.stdout.strip().splitlines()
     assert lines[0].split()[:4] == ["rank", "id", "gen", "learner"]
     assert len(lines) == 4 and lines[1].split()[0] == "1"
-    assert "5 more" in result.stderr
+    assert "3 more" in result.stderr
 
 
 def test_fit_refuses_a_run_directory_that_holds_a_run(fitted_run, capsys):

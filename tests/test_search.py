@@ -15,12 +15,12 @@ def _space():
     return load_space("default").for_task(TASK)
 
 
-def _engine(seed=0, generations=None, population=6):
+def _engine(seed=0, generations=None, population=6, **kwargs):
     rng = np.random.default_rng(99)
     y = rng.integers(0, 2, 200)
     space = _space()
     engine = Evolution(space, TASK, get_metric(None, TASK), y, population, seed, generations,
-                       space.default_genomes(TASK))
+                       space.default_genomes(TASK), **kwargs)
     return engine, y
 
 
@@ -30,7 +30,8 @@ def _fake_evaluation(candidate, y, quality):
     p1 = np.clip(quality * y + (1 - quality) * rng.random(len(y)), 0, 1)
     oof = np.column_stack([1 - p1, p1]).astype(np.float32)
     score = get_metric(None, TASK)(y, oof)
-    return Evaluation(candidate, Status.OK, score=score, oof=oof, models=[], fit_time=0.1 + candidate.id % 3)
+    return Evaluation(candidate, Status.OK, score=score, oof=oof, models=[], fit_time=0.1 + candidate.id % 3,
+                      fold_scores=[score] * 3)
 
 
 def _drive(engine, y, order=None, limit=60):
@@ -50,25 +51,54 @@ def _drive(engine, y, order=None, limit=60):
     return told
 
 
-def test_first_generations_start_with_defaults_then_portfolio():
-    engine, _ = _engine(population=6)
-    first = [engine.ask() for _ in range(12)]
-    assert [c.generation for c in first] == [0] * 6 + [1] * 6
+BRED = {"perturb", "tpe", "crossover", "step", "swap"}
+
+
+def test_generation_zero_is_half_a_population_of_defaults_then_portfolio():
+    engine, _ = _engine(population=8)
+    first = [engine.ask() for _ in range(4)]
+    assert [c.generation for c in first] == [0] * 4
     assert first[0].source.endswith("default")
-    assert any("TabRepo" in c.source for c in first)
+    assert engine.ask() is None  # generation 1 is bred from generation 0's results
 
 
-def test_workers_never_wait_for_a_generation_barrier():
-    engine, y = _engine(population=4)
+def test_seeds_follow_the_portfolio_priority_with_one_mlp_in_generation_zero():
+    seeds = _space().default_genomes(TASK)
+    portfolio = [sd.priority for sd in seeds if "TabRepo" in sd.source]
+    assert portfolio == sorted(portfolio, reverse=True)
+    engine, _ = _engine(population=40)
+    gen0 = [engine.ask() for _ in range(20)]
+    assert sum(c.genome.learner == "mlp" for c in gen0) == 1
+
+
+def test_generation_one_is_bred_from_generation_zero_with_immigrant_seeds():
+    engine, y = _engine(population=8)
     gen0 = [engine.ask() for _ in range(4)]
-    gen1_first = engine.ask()
-    assert gen1_first is not None and gen1_first.generation == 1  # available while gen 0 is running
     for c in gen0:
         engine.tell(_fake_evaluation(c, y, 0.5))
-    rest = [engine.ask() for _ in range(3)]
-    assert all(c.generation == 1 for c in rest)
-    nxt = engine.ask()
-    assert nxt is not None and nxt.generation == 2  # bred from generation 0 while 1 still runs
+    gen1 = []
+    while (c := engine.ask()) is not None:
+        gen1.append(c)
+    assert len(gen1) == 8 and {c.generation for c in gen1} == {1}
+    assert sum(c.operator in BRED for c in gen1) == 4
+    assert sum(c.operator == "init" for c in gen1) == 4  # the seeds still waiting join as immigrants
+    assert all(set(c.parents) <= {g.id for g in gen0} for c in gen1)
+
+
+def test_time_bounded_workers_never_idle_at_a_generation_barrier():
+    engine, y = _engine(population=4, time_bounded=True)
+    gen0 = [engine.ask() for _ in range(2)]
+    filler = engine.ask()
+    assert filler is not None and filler.generation == 1  # gen 0 still running: a waiting seed fills in
+    for c in gen0:
+        engine.tell(_fake_evaluation(c, y, 0.5))
+    engine.tell(_fake_evaluation(filler, y, 0.5))
+    gen1 = [engine.ask() for _ in range(3)]
+    assert all(c is not None and c.generation == 1 for c in gen1)  # generation 1 breeds 3, the filler was 1
+    while engine._immigrants:
+        engine._immigrants.pop()
+    bred_filler = engine.ask()
+    assert bred_filler.generation == 2 and bred_filler.operator in BRED | {"random"}
 
 
 def test_breeding_is_independent_of_completion_order():
@@ -101,8 +131,49 @@ def test_children_record_operators_and_parents():
 def test_generation_limit_is_respected():
     engine, y = _engine(population=5, generations=3)
     told = _drive(engine, y, limit=1000)
-    assert max(c.generation for c in told) == 2 and len(told) == 15
+    assert max(c.generation for c in told) == 2 and len(told) == 2 + 5 + 5
     assert engine.done
+
+
+def test_encoder_choices_that_cannot_matter_make_no_new_candidate():
+    from evoens.space import Genome
+
+    numeric, _ = _engine(categorical=False, low_cardinality=False)
+    mixed, _ = _engine(categorical=True)
+    native = Genome.create("lightgbm", {"num_leaves": 40}, {"encoder": ("native", {})})
+    ordinal = Genome.create("lightgbm", {"num_leaves": 40}, {"encoder": ("ordinal", {})})
+    assert numeric._key(native) == numeric._key(ordinal)
+    assert mixed._key(native) != mixed._key(ordinal)
+
+
+def test_a_parameter_at_its_default_is_no_new_candidate():
+    from evoens.space import Genome
+
+    engine, _ = _engine()
+    steps = {"encoder": ("native", {})}
+    assert engine._key(Genome.create("lightgbm", {"num_leaves": 31}, steps)) == \
+        engine._key(Genome.create("lightgbm", {}, steps))
+    assert engine._key(Genome.create("lightgbm", {"num_leaves": 32}, steps)) != \
+        engine._key(Genome.create("lightgbm", {}, steps))
+
+
+def test_tpe_learns_from_pruned_and_failed_candidates():
+    from optuna.trial import TrialState
+
+    engine, y = _engine(population=8)
+    gen0 = [engine.ask() for _ in range(4)]
+    records = [_fake_evaluation(c, y, 0.6) for c in gen0[:2]]
+    records.append(Evaluation(gen0[2], Status.PRUNED, fold_scores=[0.51]))
+    records.append(Evaluation(gen0[3], Status.TIMEOUT, error="stopped at its deadline"))
+    for r in records:
+        engine.tell(r)
+    trials = engine.study.get_trials(deepcopy=False)
+    states = [t.state for t in trials]
+    assert states.count(TrialState.PRUNED) == 1 and TrialState.FAIL not in states
+    pruned = next(t for t in trials if t.state == TrialState.PRUNED)
+    assert pruned.intermediate_values == {0: 0.51}
+    complete = sorted(t.value for t in trials if t.state == TrialState.COMPLETE)
+    assert len(complete) == 3 and complete[0] < min(r.score for r in records[:2])  # the timeout, penalised
 
 
 def test_pruning_threshold_appears_once_the_population_has_scores():

@@ -1,10 +1,14 @@
 """The evolutionary search as a plain state object: results in, candidates out.
 
-Generations are logical: generation ``g + 2`` is bred as soon as every
-candidate of generation ``g`` has been told, from the results of generations
-``0..g`` only.  So a freed worker always finds generation ``g + 1`` to work
-on while ``g``'s stragglers finish, and the order in which results arrive
-never changes what is bred: runs bounded by generations are reproducible.
+Generation 0 is the first half-population of seeds (learner defaults, then
+the portfolio by its published priority).  Generation ``g + 1`` is bred as
+soon as every candidate of generation ``g`` has been told, from the results
+of generations ``0..g``; the remaining seeds join bred generations as
+immigrants.  In a time-bounded run a worker that would idle at that barrier
+gets a filler (an immigrant, else a child bred from every result so far) and
+the measured fit time is one of the selection objectives; a run bounded by
+generations uses neither, so what it breeds never depends on a clock or on
+the order results arrive: it is reproducible.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from optuna.trial import TrialState, create_trial
 
 from ..ensemble import greedy_weights, marginal_gains
 from ..evaluation import Candidate, Evaluation
-from ..space import SearchSpace
+from ..space import Genome, SearchSpace
 from . import _operators as ops
 from ._selection import select_parents, tournament
 
@@ -43,15 +47,28 @@ class Evolution:
     random_state : int
     max_generations : int, optional
     seeds : list of Seed
-        Evaluated first (learner defaults, then portfolio configurations).
+        Evaluated first (learner defaults, then portfolio configurations);
+        those beyond generation 0 join bred generations as immigrants.
+    time_bounded : bool
+        The run stops on a clock: idle workers get fillers, and the measured
+        fit time is a selection objective.  False keeps the search reproducible.
+    categorical, low_cardinality : bool
+        Whether the data has categorical columns (and integer-coded ones that
+        one-hot encoders expand): without them, encoder choices that cannot
+        change the pipeline make no new candidate.
     """
 
     def __init__(self, space: SearchSpace, task, metric, y, population_size=20, random_state=0,
-                 max_generations=None, seeds=(), sample_weight=None, gain_rows=5000):
+                 max_generations=None, seeds=(), sample_weight=None, gain_rows=5000, *, time_bounded=False,
+                 categorical=True, low_cardinality=True):
         self.space, self.task, self.metric, self.y = space, task, metric, y
         self.population_size = int(population_size)
         self.max_generations = max_generations
         self.sample_weight = sample_weight
+        self.time_bounded = bool(time_bounded)
+        self._categorical, self._low_cardinality = bool(categorical), bool(low_cardinality)
+        self._immigrants: deque = deque()
+        self.n_fillers = 0
         self._seed_seq = np.random.SeedSequence(random_state)
         self._root = int(self._seed_seq.generate_state(1)[0])
         self._queues: dict[int, deque] = {}
@@ -76,6 +93,8 @@ class Evolution:
         for g in sorted(self._queues):
             if self._queues[g]:
                 return self._queues[g].popleft()
+        if self.time_bounded:
+            return self._filler()
         return None
 
     def tell(self, evaluation: Evaluation, breed: bool = True) -> None:
@@ -113,42 +132,94 @@ class Evolution:
 
     # -- generations --------------------------------------------------------
     def _initial(self, seeds):
+        """Generation 0: the first seeds (half a population); the rest wait as immigrants."""
         rng = self._rng("init")
-        for g in (0, 1):
-            if self.max_generations is not None and g >= self.max_generations:
-                break
-            made = []
-            while len(made) < self.population_size and seeds:
-                sd = seeds.pop(0)
-                if sd.genome.key not in self._seen:
-                    made.append(self._candidate(sd.genome, g, "init", (), sd.source))
-            tries = 0
-            while len(made) < self.population_size and tries < 50 * self.population_size:
-                tries += 1
-                genome = self.space.sample(rng)
-                if genome.key not in self._seen:
-                    made.append(self._candidate(genome, g, "random", (), "random sample"))
-            self._enqueue(g, made)
-        self._bred = 1
+        size = max(2, self.population_size // 2)
+        made, later, limits = [], [], {}
+        for sd in seeds:
+            limit = getattr(self.space.learner_class(sd.genome.learner), "first_generation_limit", None)
+            n = limits.get(sd.genome.learner, 0)
+            if len(made) >= size or (limit is not None and n >= limit):
+                later.append(sd)
+            elif self._key(sd.genome) not in self._seen:
+                limits[sd.genome.learner] = n + 1
+                made.append(self._candidate(sd.genome, 0, "init", (), sd.source))
+        tries = 0
+        while len(made) < size and tries < 50 * size:
+            tries += 1
+            genome = self.space.sample(rng)
+            if self._key(genome) not in self._seen:
+                made.append(self._candidate(genome, 0, "random", (), "random sample"))
+        self._immigrants = deque(later)
+        self._enqueue(0, made)
+        self._bred = 0
 
     def _advance(self):
-        while (self._complete + 1) in self._expected and not self._expected[self._complete + 1]:
+        while (self._complete + 1) <= self._bred and not self._expected.get(self._complete + 1):
             g = self._complete = self._complete + 1
             scores = [e.score for e in self.archive.values() if e.ok and e.candidate.generation <= g]
             self.best_by_generation.append(max(scores) if scores else -np.inf)
-            target = g + 2
+            target = g + 1
             if not self.exhausted and (self.max_generations is None or target < self.max_generations):
-                children = self._breed(target, g)
-                self.exhausted = not children
+                size = self.population_size - len(self._expected.get(target, ())) - self._told_in(target)
+                children = self._breed(target, g, size) if size > 0 else []
+                self.exhausted = size > 0 and not children
                 self._enqueue(target, children)
                 self._bred = target
 
+    def _told_in(self, g) -> int:
+        return sum(1 for e in self.archive.values() if e.candidate.generation == g)
+
+    def _filler(self) -> Candidate | None:
+        """A candidate for a worker that would idle at a generation barrier (time-bounded runs only).
+
+        It joins the generation about to be bred (which then breeds fewer):
+        a waiting seed if any, else a child bred from every result so far.
+        """
+        target = self._bred + 1
+        if self.exhausted or (self.max_generations is not None and target >= self.max_generations):
+            return None
+        child = self._immigrant(target)
+        if child is None:
+            children = self._breed(target, None, 1, tag=("filler", self.n_fillers))
+            child = children[0] if children else None
+        if child is not None:
+            self.n_fillers += 1
+            self._expected.setdefault(target, set()).add(child.id)
+        return child
+
+    def _immigrant(self, target) -> Candidate | None:
+        while self._immigrants:
+            sd = self._immigrants.popleft()
+            if self._key(sd.genome) not in self._seen:
+                return self._candidate(sd.genome, target, "init", (), sd.source)
+        return None
+
     def _enqueue(self, g, candidates):
-        self._queues[g] = deque(candidates)
-        self._expected[g] = {c.id for c in candidates}
+        self._queues.setdefault(g, deque()).extend(candidates)
+        self._expected.setdefault(g, set()).update(c.id for c in candidates)
+
+    def _key(self, genome) -> str:
+        """The de-duplication key: the genome's, with choices that cannot matter on this data normalised.
+
+        Without categorical columns the encoder cannot change a pipeline
+        (nor can one-hot without integer-coded ones); a parameter at its
+        learner's effective default is the same as one left out.
+        """
+        spec = self.space.learners[genome.learner]
+        steps = genome.step_dict
+        choice = steps.get("encoder", (None, {}))[0]
+        if choice is not None and not self._categorical and not (choice == "onehot" and self._low_cardinality):
+            allowed = spec.steps.get("encoder", ())
+            neutral = [c for c in allowed if c != "onehot" or self._low_cardinality] or [choice]
+            steps["encoder"] = (neutral[0], {})
+        defaults = getattr(self.space.learner_class(genome.learner), "param_defaults", {})
+        params = {k: v for k, v in genome.param_dict.items()
+                  if k not in defaults or Genome.create("x", {k: v}) != Genome.create("x", {k: defaults[k]})}
+        return Genome.create(genome.learner, params, steps).key
 
     def _candidate(self, genome, generation, operator, parents, source="", prune_below=None) -> Candidate:
-        self._seen.add(genome.key)
+        self._seen.add(self._key(genome))
         cid = self._next_id
         self._next_id += 1
         seed = int(np.random.SeedSequence(self._root, spawn_key=(cid,)).generate_state(1)[0] % (2**31))
@@ -160,38 +231,46 @@ class Evolution:
         return np.random.default_rng(np.random.SeedSequence(self._root, spawn_key=tuple(words)))
 
     # -- breeding -------------------------------------------------------------
-    def _breed(self, target: int, basis_gen: int) -> list[Candidate]:
-        rng = self._rng("breed", target)
-        basis = sorted((e for e in self.archive.values() if e.candidate.generation <= basis_gen), key=lambda e: e.id)
+    def _breed(self, target: int, basis_gen: int | None, size: int, tag=()) -> list[Candidate]:
+        """``size`` candidates for generation ``target`` from the results of generations ``<= basis_gen``
+        (all results so far when None): immigrants first while seeds wait, then children."""
+        rng = self._rng("breed", target, *tag)
+        basis = sorted((e for e in self.archive.values() if basis_gen is None or e.candidate.generation <= basis_gen),
+                       key=lambda e: e.id)
         self._tell_tpe(basis)
+        children = []
+        n_immigrants = min(size, int(np.ceil(size * (0.5 if target == 1 else 0.25)))) if not tag else 0
+        while len(children) < n_immigrants and (child := self._immigrant(target)) is not None:
+            children.append(child)
         ok = [e for e in basis if e.ok]
         prune_below = self._prune_threshold(ok)
         if not ok:
-            return self._fill_random(rng, target, [], prune_below)
+            return self._fill_random(rng, target, children, prune_below, size)
         score = np.array([e.score for e in ok])
         gain = self._ensemble_gains(ok)
-        cost = np.array([e.fit_time for e in ok])
+        cost = np.array([e.fit_time for e in ok]) if self.time_bounded else np.zeros(len(ok))
         pool = select_parents(score, gain, cost, self.population_size)
-        names, rates = zip(*OPERATOR_RATES.items())
-        children = []
-        for _ in range(self.population_size):
+        names, rates = zip(*OPERATOR_RATES.items()) if OPERATOR_RATES else ((), ())
+        while names and len(children) < size:
             for _attempt in range(20):
                 op = names[rng.choice(len(names), p=np.array(rates) / sum(rates))]
                 child = self._make_child(op, ok, pool, score, rng, target, prune_below)
                 if child is not None:
                     children.append(child)
                     break
-        return self._fill_random(rng, target, children, prune_below)
+            else:
+                break
+        return self._fill_random(rng, target, children, prune_below, size)
 
     def _make_child(self, op, ok, pool, score, rng, target, prune_below):
         if op == "tpe":
             trial = self.study.ask()
             genome = self.space.suggest(trial)
-            if genome.key in self._seen:
+            if self._key(genome) in self._seen:
                 self.study.tell(trial, state=TrialState.FAIL)
                 return None
             child = self._candidate(genome, target, "tpe", (), "TPE proposal", prune_below)
-            self._trial_of[child.id] = trial.number
+            self._trial_of[child.id] = trial
             return child
         a = ok[tournament(pool, score, rng)]
         if op == "crossover":
@@ -203,25 +282,26 @@ class Evolution:
         else:
             fn = {"perturb": ops.perturb, "step": ops.mutate_step, "swap": ops.swap_learner}[op]
             genome, parents = fn(a.genome, self.space, rng), (a.id,)
-        if genome.key in self._seen:
+        if self._key(genome) in self._seen:
             return None
         return self._candidate(genome, target, op, parents, "", prune_below)
 
-    def _fill_random(self, rng, target, children, prune_below):
+    def _fill_random(self, rng, target, children, prune_below, size):
         tries = 0
-        while len(children) < self.population_size and tries < 50:
+        while len(children) < size and tries < 50:
             tries += 1
             genome = self.space.sample(rng)
-            if genome.key not in self._seen:
+            if self._key(genome) not in self._seen:
                 children.append(self._candidate(genome, target, "random", (), "random sample", prune_below))
         return children
 
     def _prune_threshold(self, ok):
-        """Far below the population: under the lower Tukey fence of the scores so far."""
-        if len(ok) < 8:
+        """Multi-fidelity over folds: a child whose first fold scores below the lowest quarter of the
+        population's first folds (the same rows) stops there, at 1/k of a full evaluation's cost."""
+        firsts = [e.fold_scores[0] for e in ok if e.fold_scores and np.isfinite(e.fold_scores[0])]
+        if len(firsts) < 8:
             return None
-        q1, q3 = np.percentile([e.score for e in ok], [25, 75])
-        return float(q1 - 1.5 * (q3 - q1))
+        return float(np.percentile(firsts, 25))
 
     def _subsample(self, n, k):
         if n <= k:
@@ -240,16 +320,41 @@ class Evolution:
         return marginal_gains(ens, 10, preds, y, self.metric, w)
 
     def _tell_tpe(self, basis):
+        """Tell TPE every evaluation, failures included, in a form it learns from.
+
+        Pruned candidates are ``PRUNED`` trials with their first fold's score
+        as the intermediate value (Optuna's TPE ranks them below the complete
+        ones, by that value).  Errors and timeouts, which TPE ignores as
+        ``FAIL``, are told as complete trials scoring below the worst
+        successful one, so it stops proposing their region.
+        """
+        scores = [e.score for e in self.archive.values() if e.ok]
+        penalty = None if not scores else min(scores) - 0.1 * (max(scores) - min(scores)) - 1e-9
         for e in basis:
             if e.id in self._told_tpe:
                 continue
             self._told_tpe.add(e.id)
-            value = e.score if e.ok else None
-            state = TrialState.COMPLETE if e.ok else TrialState.FAIL
+            state, value, first = self._tpe_outcome(e, penalty)
             if e.id in self._trial_of:
-                self.study.tell(self._trial_of[e.id], value, state=state)
+                trial = self._trial_of.pop(e.id)
+                if first is not None:
+                    trial.report(first, 0)
+                self.study.tell(trial, value, state=state)
                 continue
             params, dists = self.space.distributions(e.genome)
             if not isinstance(dists.get("learner"), CategoricalDistribution):
                 continue
-            self.study.add_trial(create_trial(params=params, distributions=dists, value=value, state=state))
+            self.study.add_trial(create_trial(params=params, distributions=dists, value=value, state=state,
+                                              intermediate_values={} if first is None else {0: first}))
+
+    @staticmethod
+    def _tpe_outcome(e, penalty):
+        """``(state, value, first fold's score)`` to tell TPE about ``e``."""
+        if e.ok:
+            return TrialState.COMPLETE, e.score, None
+        first = e.fold_scores[0] if e.fold_scores and np.isfinite(e.fold_scores[0]) else None
+        if e.status.value == "pruned" and first is not None:
+            return TrialState.PRUNED, None, float(first)
+        if penalty is not None:
+            return TrialState.COMPLETE, float(penalty), None
+        return TrialState.FAIL, None, None

@@ -50,6 +50,10 @@ class Learner(BaseEstimator):
     native_categorical = False
     #: whether ``fit`` honours ``sample_weight``; a weighted run leaves the others out of its space
     supports_sample_weight = True
+    #: what a parameter left out of ``params`` means: a genome setting one to this value is no new pipeline
+    param_defaults: dict = {}
+    #: at most this many of the learner's seeds in generation 0 (None: no limit), for costly learners
+    first_generation_limit = None
 
     def __init__(self, task="binary", params=None, categorical=(), n_jobs=1, random_state=0, device="cpu"):
         self.task = task
@@ -139,6 +143,8 @@ class LightGBMLearner(Learner):
     native_categorical = True
     max_rounds = 10000
     patience = 50
+    param_defaults = {"learning_rate": 0.05, "num_leaves": 31, "feature_fraction": 1.0, "min_data_in_leaf": 20,
+                      "extra_trees": False, "lambda_l2": 0.0}
 
     def _fit(self, X, y, sample_weight, params):
         import lightgbm as lgb
@@ -226,6 +232,8 @@ class XGBoostLearner(Learner):
     native_categorical = True
     max_rounds = 10000
     patience = 50
+    param_defaults = {"learning_rate": 0.1, "max_depth": 6, "min_child_weight": 1.0, "colsample_bytree": 1.0,
+                      "subsample": 1.0, "reg_lambda": 1.0}
 
     def _fit(self, X, y, sample_weight, params):
         import xgboost as xgb
@@ -293,6 +301,7 @@ class _ForestLearner(Learner):
 
     chunk = 50
     first_chunk = 10
+    param_defaults = {"min_samples_leaf": 1, "max_leaf_nodes": None}
 
     def _make(self, params):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -373,6 +382,7 @@ class MLPLearner(Learner):
 
     patience = 10
     supports_sample_weight = _mlp_takes_weights()
+    first_generation_limit = 1  # slow to fit and rarely best: one in generation 0, the rest as immigrants
 
     def _fit(self, X, y, sample_weight, params):
         from sklearn.neural_network import MLPClassifier, MLPRegressor

@@ -41,6 +41,7 @@ class Seed:
     genome: Genome
     source: str
     tasks: tuple = TASKS
+    priority: float = 0.0  # the portfolio's published priority: higher was picked earlier
 
 
 @dataclass
@@ -102,14 +103,20 @@ class SearchSpace:
 
     # --- genomes -----------------------------------------------------------
     def default_genomes(self, task: str) -> list[Seed]:
-        """Each learner's default, then the seeds of all learners interleaved, best-first."""
+        """Each learner's default, then every learner's seeds by the portfolio's priority.
+
+        Seeds of equal priority keep a round-robin order over learners, so a
+        tie never puts one family ahead of all the others.
+        """
         out = [Seed(Genome.create(n, s.defaults, self._default_steps(s)), f"{n} default") for n, s in
                self.learners.items()]
         queues = [[sd for sd in s.seeds if task in sd.tasks] for s in self.learners.values()]
+        interleaved = []
         while any(queues):
             for q in queues:
                 if q:
-                    out.append(q.pop(0))
+                    interleaved.append(q.pop(0))
+        out += sorted(interleaved, key=lambda sd: -sd.priority)
         seen, unique = set(), []
         for sd in out:
             if sd.genome not in seen:
@@ -361,6 +368,9 @@ def _parse_learner(where, name, body) -> LearnerSpec:
                 raise _err(where, f"{skey}.steps.{slot}", f"{choice!r} is not among this learner's choices")
             seed_steps[slot] = (choice, {})
         genome = Genome.create(name, {**defaults, **seed.get("params", {})}, seed_steps)
-        spec.seeds.append(Seed(genome, seed["source"], tuple(seed.get("tasks", tasks))))
+        priority = seed.get("priority", 0.0)
+        if isinstance(priority, bool) or not isinstance(priority, (int, float)):
+            raise _err(where, f"{skey}.priority", f"must be a number; got {priority!r}")
+        spec.seeds.append(Seed(genome, seed["source"], tuple(seed.get("tasks", tasks)), float(priority)))
     return spec
 

@@ -1,0 +1,101 @@
+"""Does the evolution pay?  The full engine against itself without breeding, and with TPE alone.
+
+Three modes of the same engine, same folds, same budget, one process per run,
+run side by side dataset by dataset (nothing else should run meanwhile):
+
+``full``    the engine as shipped: seeds, then bred generations (mutation,
+            crossover, learner swap, step changes, TPE proposals)
+``random``  breeding off: the same seeds, then random samples of the space
+``tpe``     Optuna's TPE as the only proposer after the seeds
+
+Prints per dataset the test score (BENCHMARKS.md protocol), evaluations, the
+share of evaluations that were bred and the share of the final ensemble's
+weight that bred candidates hold; then mean ranks over the datasets.
+
+    python benchmarks/ablation.py --budget 300 --datasets car vehicle phoneme churn satimage wine_quality_white
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite import DEFAULT_DATA, _higher_is_better, _rank, run_one  # noqa: E402
+
+MODES = {"full": None, "random": {}, "tpe": {"tpe": 1.0}}
+
+
+def run_mode(name, data_dir, budget, seed, n_jobs, mode) -> dict:
+    """One dataset in one mode (in a child process): the suite's run with the mode's proposers."""
+    import evoens.search._engine as engine
+
+    if MODES[mode] is not None:
+        engine.OPERATOR_RATES = dict(MODES[mode])
+    return {**run_one(name, data_dir, budget, seed, n_jobs), "mode": mode}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="*",
+                        default=["car", "vehicle", "phoneme", "churn", "satimage", "wine_quality_white"])
+    parser.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--budget", type=float, default=300.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--output", type=Path)
+    parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_mode(args.one[0], args.data_dir, args.budget, args.seed, args.n_jobs, args.one[1])))
+        return
+    results = []
+    for name in args.datasets:
+        for mode in args.modes:
+            cmd = [sys.executable, __file__, "--one", name, mode, "--data-dir", str(args.data_dir),
+                   "--budget", str(args.budget), "--seed", str(args.seed), "--n-jobs", str(args.n_jobs)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"{name} {mode}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            results.append(r)
+            print(f"{name:20s} {mode:7s} {r['metric']:.5g}  evals {r['evaluations']:4d}  "
+                  f"bred {r['bred_share']:.0%} of evaluations, {r['bred_weight']:.0%} of ensemble weight  "
+                  f"generations {r['generations']}  fit {r['fit_s']:.1f}s", flush=True)
+    print()
+    print(summarise(results, args.modes))
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=1))
+
+
+def summarise(results, modes) -> str:
+    ranks = {m: [] for m in modes}
+    lines = ["| dataset | " + " | ".join(modes) + " |", "|---|" + "---|" * len(modes)]
+    for name in dict.fromkeys(r["dataset"] for r in results):
+        rows = {r["mode"]: r for r in results if r["dataset"] == name}
+        if set(rows) != set(modes):
+            continue
+        higher = _higher_is_better(rows[modes[0]]["task"])
+        values = [rows[m]["metric"] for m in modes]
+        for m, rk in zip(modes, _rank(values, higher)):
+            ranks[m].append(rk)
+        lines.append(f"| {name} | " + " | ".join(f"{v:.5g}" for v in values) + " |")
+    lines.append("")
+    lines.append("Mean rank (lower is better): " + ", ".join(
+        f"{m} {np.mean(r):.2f}" for m, r in ranks.items() if r))
+    shares = {m: np.mean([r["bred_share"] for r in results if r["mode"] == m]) for m in modes}
+    weights = {m: np.mean([r["bred_weight"] for r in results if r["mode"] == m]) for m in modes}
+    lines.append("Bred share of evaluations (mean): " + ", ".join(f"{m} {v:.0%}" for m, v in shares.items()))
+    lines.append("Bred share of ensemble weight (mean): " + ", ".join(f"{m} {v:.0%}" for m, v in weights.items()))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
