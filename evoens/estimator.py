@@ -337,7 +337,8 @@ class _EvoEnsembleBase(BaseEstimator):
             if fitted is None or not hasattr(X, "columns") or sorted(map(str, X.columns)) != sorted(fitted):
                 raise
             raise InvalidInputError(f"{exc}Reorder the columns as at fit: X[model.feature_names_in_]") from exc
-        return self.ensemble_.predict(self.encoder_.transform(X))  # columns by position, as scikit-learn
+        # columns by position, as scikit-learn; n_jobs threads, one per fold model at a time
+        return self.ensemble_.predict(self.encoder_.transform(X), n_jobs=self._n_workers())
 
 
 def _check_2d(X):

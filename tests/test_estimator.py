@@ -169,3 +169,11 @@ def test_refit_holds_the_budget_and_uses_each_candidates_seed(tmp_path):
         else:
             assert len(member.models) == 3
     assert clf.predict(X[:5]).shape == (5,)
+
+
+def test_predicting_on_threads_gives_the_same_predictions(binary_data):
+    X, y = binary_data
+    clf = EvoEnsembleClassifier(generations=2, population_size=4, **SEQ).fit(X, y)
+    assert sum(len(m.models) for m in clf.ensemble_.members) > 1
+    Xe = clf.encoder_.transform(X)
+    np.testing.assert_array_equal(clf.ensemble_.predict(Xe, n_jobs=1), clf.ensemble_.predict(Xe, n_jobs=2))

@@ -1,7 +1,7 @@
 """The evolutionary search as a plain state object: results in, candidates out.
 
 Generation 0 is the first half-population of seeds (learner defaults, then
-the portfolio by its published priority).  Generation ``g + 1`` is bred as
+the portfolio, at most one MLP).  Generation ``g + 1`` is bred as
 soon as every candidate of generation ``g`` has been told, from the results
 of generations ``0..g``; the remaining seeds join bred generations as
 immigrants.  In a time-bounded run a worker that would idle at that barrier
@@ -174,15 +174,19 @@ class Evolution:
         """A candidate for a worker that would idle at a generation barrier (time-bounded runs only).
 
         It joins the generation about to be bred (which then breeds fewer):
-        a waiting seed if any, else a child bred from every result so far.
+        a child bred from every result so far once there are a few, else a
+        waiting seed.  (Seeds first would fill the whole next generation while
+        generation 0's stragglers run, and breeding would start a generation late.)
         """
         target = self._bred + 1
         if self.exhausted or (self.max_generations is not None and target >= self.max_generations):
             return None
-        child = self._immigrant(target)
-        if child is None:
+        child = None
+        if sum(e.ok for e in self.archive.values()) >= max(4, self.population_size // 4):
             children = self._breed(target, None, 1, tag=("filler", self.n_fillers))
             child = children[0] if children else None
+        if child is None:
+            child = self._immigrant(target)
         if child is not None:
             self.n_fillers += 1
             self._expected.setdefault(target, set()).add(child.id)
