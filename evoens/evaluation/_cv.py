@@ -72,11 +72,6 @@ def evaluate(candidate: Candidate, ctx: EvalContext, deadline: float | None = No
     return record
 
 
-def fold_seed(seed: int, fold: int) -> int:
-    """Each fold model's own seed: the bag of fold models does not repeat one set of random draws."""
-    return int((seed + 7919 * fold) % (2**31))
-
-
 def _fold_deadline(deadline, folds_left, share=0.85):
     """This fold's share of the time left (with room for predicting)."""
     if deadline is None:
@@ -94,7 +89,7 @@ def _cross_validate(candidate: Candidate, ctx: EvalContext, record: Evaluation, 
     build = ctx.build_context()
     record.models = []
     for k, (tr, te) in enumerate(data.folds):
-        pipe = build_pipeline(candidate.genome, component, build, fold_seed(candidate.seed, k), n_rows_hint=len(tr))
+        pipe = build_pipeline(candidate.genome, component, build, candidate.seed, n_rows_hint=len(tr))
         fit_params = {} if w is None else {"learner__sample_weight": w[tr]}
         t0 = time.perf_counter()
         with fold_scope(_fold_deadline(deadline, len(data.folds) - k)):
