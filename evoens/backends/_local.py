@@ -109,7 +109,7 @@ def nested_core_share() -> int | None:
     """
     from joblib.externals.loky import process_executor
 
-    if process_executor._CURRENT_DEPTH == 0:
+    if getattr(process_executor, "_CURRENT_DEPTH", 0) == 0:  # loky's nesting depth: > 0 in its workers
         return None
     try:
         return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
