@@ -68,6 +68,7 @@ class Evolution:
         self.time_bounded = bool(time_bounded)
         self._categorical, self._low_cardinality = bool(categorical), bool(low_cardinality)
         self._immigrants: deque = deque()
+        self._defaults: dict = {}
         self.n_fillers = 0
         self._seed_seq = np.random.SeedSequence(random_state)
         self._root = int(self._seed_seq.generate_state(1)[0])
@@ -217,10 +218,16 @@ class Evolution:
             allowed = spec.steps.get("encoder", ())
             neutral = [c for c in allowed if c != "onehot" or self._low_cardinality] or [choice]
             steps["encoder"] = (neutral[0], {})
-        defaults = getattr(self.space.learner_class(genome.learner), "param_defaults", {})
-        params = {k: v for k, v in genome.param_dict.items()
-                  if k not in defaults or Genome.create("x", {k: v}) != Genome.create("x", {k: defaults[k]})}
+        defaults = self._param_defaults(genome.learner)
+        params = {k: v for k, v in genome.params if k not in defaults or defaults[k] != v}
         return Genome.create(genome.learner, params, steps).key
+
+    def _param_defaults(self, learner: str) -> dict:
+        """The learner's ``param_defaults``, rounded as genome values are (computed once per learner)."""
+        if learner not in self._defaults:
+            defaults = getattr(self.space.learner_class(learner), "param_defaults", {})
+            self._defaults[learner] = Genome.create(learner, defaults).param_dict
+        return self._defaults[learner]
 
     def _candidate(self, genome, generation, operator, parents, source="", prune_below=None) -> Candidate:
         self._seen.add(self._key(genome))
