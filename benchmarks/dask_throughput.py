@@ -38,7 +38,7 @@ def make_context(path: Path, seed: int, cv: int):
     """The run's EvalContext, built as ``fit`` builds it."""
     from evoens._data import Dataset, TabularEncoder, encode_target, make_folds
     from evoens._metrics import get_metric
-    from evoens.evaluation._cv import EvalContext
+    from evoens.evaluation import EvalContext
     from evoens.space import load_space
 
     frame = pd.read_csv(path)
@@ -63,7 +63,7 @@ def fixed_workload(ctx, n: int, seed: int) -> list:
     from evoens.evaluation import Candidate
 
     rng = np.random.default_rng(seed)
-    genomes = [s.genome for s in ctx.space.default_genomes(ctx.data.task)][:n]
+    genomes = [s.genome for s in ctx.space.seeds(ctx.data.task)][:n]
     genomes += [ctx.space.sample(rng) for _ in range(n - len(genomes))]
     return [Candidate(i, g, 0, seed=seed + i) for i, g in enumerate(genomes)]
 
@@ -124,7 +124,7 @@ def warm_up(backend, engine) -> None:
     """Import the learners on every worker (one throw-away evaluation each), outside the timing."""
     from evoens.evaluation import Candidate
 
-    first = engine.space.default_genomes(engine.task)[0].genome
+    first = engine.space.seeds(engine.task)[0].genome
     for i in range(backend.capacity):
         backend.submit(Candidate(-1 - i, first, -1, seed=0), None)
     pending = backend.capacity

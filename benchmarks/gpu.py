@@ -49,7 +49,7 @@ def replicated_context(path: Path, rows: int, seed: int, cv: int):
     """The run's EvalContext on ``path`` tiled to ``rows`` rows (numeric columns lightly jittered)."""
     from evoens._data import Dataset, TabularEncoder, encode_target, make_folds
     from evoens._metrics import get_metric
-    from evoens.evaluation._cv import EvalContext
+    from evoens.evaluation import EvalContext
     from evoens.space import load_space
 
     frame = pd.read_csv(path)
@@ -73,17 +73,19 @@ def candidates(ctx, learner: str, n: int, seed: int) -> list:
     from evoens.evaluation import Candidate
 
     rng = np.random.default_rng(seed)
-    default = next(s.genome for s in ctx.space.default_genomes(ctx.data.task) if s.genome.learner == learner)
+    default = next(s.genome for s in ctx.space.seeds(ctx.data.task) if s.genome.learner == learner)
     genomes = [default] + [ctx.space.sample(rng, learner) for _ in range(n - 1)]
     return [Candidate(i, g, 0, seed=seed + i) for i, g in enumerate(genomes)]
 
 
 def time_device(base_ctx, args, learner: str, device: str) -> dict:
     """Cross-validate the candidates one after another on ``device``."""
+    from evoens.devices import plan_devices, probe
     from evoens.evaluation import evaluate
 
     threads = 1 if device == "cuda" else (os.cpu_count() or 1)
-    ctx = dataclasses.replace(base_ctx, n_threads=threads, device=device)
+    plan = plan_devices(device, [probe()], "this machine")  # as a backend's start decides it
+    ctx = dataclasses.replace(base_ctx, n_threads=threads, device=device, device_plan=plan)
     records, started = [], time.perf_counter()
     for candidate in candidates(ctx, learner, args.candidates, args.seed):
         records.append(evaluate(candidate, ctx))

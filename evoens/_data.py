@@ -26,7 +26,8 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from .exceptions import InvalidInputError, InvalidTypeError
 
-__all__ = ["TabularEncoder", "encode_target", "Dataset", "make_folds", "integer_coded_mask"]
+__all__ = ["TabularEncoder", "encode_target", "Dataset", "make_folds", "integer_coded_mask", "check_2d",
+           "check_sample_weight"]
 
 
 def _as_frame(X) -> pd.DataFrame:
@@ -260,6 +261,34 @@ def _data_conversion_warning():
     from sklearn.exceptions import DataConversionWarning
 
     return DataConversionWarning
+
+
+def check_2d(X) -> None:
+    """Refuse a 1-d (or 3-d) ``X`` with scikit-learn's words for the fix."""
+    if not hasattr(X, "columns") and not hasattr(X, "toarray") and np.asarray(X).ndim != 2:
+        raise InvalidInputError(
+            f"Expected a 2-dimensional X (n_samples, n_features); got {np.asarray(X).ndim} "
+            "dimension(s). Reshape your data either using array.reshape(-1, 1) if your data has a "
+            "single feature or array.reshape(1, -1) if it contains a single sample."
+        )
+
+
+def check_sample_weight(sample_weight, n_rows: int, y_codes=None) -> np.ndarray | None:
+    """``sample_weight`` as finite, non-negative float64, with at least 2 weighted classes.
+
+    ``y_codes`` (a classifier's encoded target) checks the classes; ``None`` for regression.
+    """
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64).ravel()
+    if w.shape[0] != n_rows:
+        raise InvalidInputError(f"sample_weight has {w.shape[0]} values for {n_rows} samples")
+    if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
+        raise InvalidInputError("sample_weight must be finite, non-negative and not all zero")
+    if y_codes is not None and len(np.unique(y_codes[w > 0])) < 2:
+        raise InvalidInputError("only 1 class has non-zero sample_weight; "
+                                "a classifier needs at least 2 classes")
+    return w
 
 
 def auto_folds(n_rows: int) -> int:

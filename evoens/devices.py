@@ -1,28 +1,36 @@
-"""Where the tree boosters train: GPU detection and per-library device parameters.
+"""Where the tree boosters train: the run's device plan, GPU detection, library parameters.
 
-Detection runs *on the process that will train* (a Dask worker, a local
-worker process): the driver of a cluster job usually has no GPU.  Each probe
-runs once per process and is cached.
-
-``device`` takes three values:
+``device`` takes three values (:data:`DEVICES`):
 
 ``"cpu"``   everything on CPU.
-``"auto"``  a GPU when this process can use one, else CPU.
+``"auto"``  a GPU where the process that trains can use one, else CPU.
 ``"cuda"``  a GPU; :class:`~evoens.exceptions.DeviceError` when there is none.
 
-Each library gets its own parameters (:func:`xgboost_params`,
-:func:`lightgbm_params`), decided before fitting, so no library falls back
-to CPU with a warning of its own.  XGBoost from PyPI is CUDA-enabled
+The device is decided in two steps, each once:
+
+1. **Per run**, by the backend's :meth:`~evoens.backends.Backend.start`:
+   :func:`plan_devices` checks the requested device and, from probes of the
+   processes that will train (:func:`probe`), makes the run's
+   :class:`DevicePlan`, which travels to every worker inside the run's
+   context.  ``"cuda"`` with no usable GPU fails here, before the search.
+2. **Per process**, where a learner is built: :meth:`DevicePlan.resolve`
+   turns the plan into each GPU library's concrete device, ``"cpu"`` or
+   ``"cuda"`` (:class:`ResolvedDevices`, cached per process).
+
+Learners only map that concrete device to their library's parameters
+(:func:`xgboost_params`, :func:`lightgbm_params`), so no library falls back to
+CPU with a warning of its own.  XGBoost from PyPI is CUDA-enabled
 (``device="cuda"``).  LightGBM's PyPI wheel has no CUDA learner; it has the
 OpenCL learner (``device_type="gpu"``), used only where OpenCL finds an
 NVIDIA device.  Elsewhere LightGBM trains on CPU.
 
 Examples
 --------
->>> from evoens.devices import resolve_device, xgboost_params
->>> resolve_device("cpu")
+>>> from evoens.devices import plan_devices, xgboost_params
+>>> plan = plan_devices("cpu", [], "this machine")
+>>> plan.resolve().device("xgboost")
 'cpu'
->>> xgboost_params(resolve_device("cpu"))
+>>> xgboost_params("cpu")
 {'device': 'cpu'}
 """
 
@@ -43,35 +51,31 @@ from .exceptions import DeviceError, DeviceWarning, InvalidInputError
 __all__ = [
     "DEVICES",
     "GPU_LIBRARIES",
-    "resolve_device",
     "gpu_available",
     "lightgbm_gpu_available",
-    "xgboost_params",
-    "lightgbm_params",
     "probe",
     "DevicePlan",
+    "ResolvedDevices",
     "plan_devices",
+    "xgboost_params",
+    "lightgbm_params",
 ]
 
 logger = logging.getLogger("evoens")
 
+#: the values ``device`` takes
 DEVICES = ("auto", "cpu", "cuda")
 
 #: learner component -> the library whose GPU support it uses
 GPU_LIBRARIES = {"xgboost": "xgboost", "lightgbm": "lightgbm"}
 
-_CACHE: dict[str, object] = {}
+_CACHE: dict = {}
 
 
 def _cached(name, compute):
     if name not in _CACHE:
         _CACHE[name] = compute()
     return _CACHE[name]
-
-
-def _check(requested) -> None:
-    if requested not in DEVICES:
-        raise InvalidInputError(f"device must be one of {DEVICES}; got {requested!r}")
 
 
 # -- detection ---------------------------------------------------------------
@@ -109,10 +113,12 @@ def _xgboost_trains_on_gpu() -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            booster = xgb.train({"device": "cuda", "tree_method": "hist", "nthread": 1, "verbosity": 0}, data, 1)
+            params = {"device": "cuda", "tree_method": "hist", "nthread": 1, "verbosity": 0}
+            booster = xgb.train(params, data, 1)
         except xgb.core.XGBoostError:
             return False
-    device = json.loads(booster.save_config())["learner"]["generic_param"].get("device", "cpu")
+    config = json.loads(booster.save_config())
+    device = config["learner"]["generic_param"].get("device", "cpu")
     return device.startswith("cuda")
 
 
@@ -131,7 +137,9 @@ def _lightgbm_opencl_device() -> str:
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
-            lgb.train({"device_type": "gpu", "objective": "binary", "verbosity": 1, "num_threads": 1}, data, 1)
+            params = {"device_type": "gpu", "objective": "binary", "verbosity": 1,
+                      "num_threads": 1}
+            lgb.train(params, data, 1)
     except lgb.basic.LightGBMError:
         return ""
     lines = [line for line in out.getvalue().splitlines() if "Using GPU Device" in line]
@@ -158,74 +166,71 @@ def probe() -> dict:
             "lightgbm_gpu": lightgbm_gpu_available() if gpu_available() else False}
 
 
-# -- resolution and mapping ----------------------------------------------------
-
-def resolve_device(requested: str) -> str:
-    """``"cpu"`` or ``"cuda"`` for a requested device, decided on this process.
-
-    Parameters
-    ----------
-    requested : {"auto", "cpu", "cuda"}
-
-    Returns
-    -------
-    str
-        ``"cuda"`` when requested (or ``"auto"``) and an NVIDIA GPU is usable here.
-
-    Raises
-    ------
-    DeviceError
-        ``"cuda"`` was requested and this process has no usable NVIDIA GPU.
-    """
-    _check(requested)
-    if requested == "cpu":
-        return "cpu"
-    if gpu_available():
-        return "cuda"
-    if requested == "cuda":
-        raise DeviceError(f"device='cuda' but {socket.gethostname()} (pid {os.getpid()}) has no usable NVIDIA GPU "
-                          "(no CUDA driver, no visible device, or XGBoost could not train on it); "
-                          "use device='auto' or 'cpu'")
-    return "cpu"
-
+# -- each library's parameters for a decided device ------------------------------------
 
 def xgboost_params(device: str) -> dict:
-    """XGBoost's parameters for a resolved device (``"cpu"`` or ``"cuda"``).
+    """XGBoost's parameters for a decided device, ``"cpu"`` or ``"cuda"``.
 
-    XGBoost 2 and later take ``device="cuda"`` (``tree_method="gpu_hist"`` is
-    gone).  Resolve ``"auto"`` with :func:`resolve_device` first.
+    XGBoost 2 and later take ``device="cuda"`` (``tree_method="gpu_hist"`` is gone).
     """
-    if device not in ("cpu", "cuda"):
-        raise InvalidInputError(f"xgboost_params needs a resolved device, 'cpu' or 'cuda'; got {device!r}")
     return {"device": device}
 
 
-def lightgbm_params(device: str, opencl_gpu: bool | None = None) -> dict:
-    """LightGBM's parameters for a resolved device: its OpenCL GPU learner or nothing (CPU).
+def lightgbm_params(device: str) -> dict:
+    """LightGBM's parameters for a decided device: its OpenCL GPU learner, or nothing (CPU).
 
-    The PyPI wheel has no CUDA learner (``device_type="cuda"`` raises), so a
-    GPU means ``device_type="gpu"``, and only where OpenCL finds an NVIDIA GPU
-    (``opencl_gpu``; probed on this process when None).
+    The PyPI wheel has no CUDA learner (``device_type="cuda"`` raises), so
+    ``"cuda"`` means ``device_type="gpu"``.  The plan gives LightGBM
+    ``"cuda"`` only where OpenCL finds an NVIDIA GPU
+    (:func:`lightgbm_gpu_available`).
     """
-    if device not in ("cpu", "cuda"):
-        raise InvalidInputError(f"lightgbm_params needs a resolved device, 'cpu' or 'cuda'; got {device!r}")
-    if device == "cpu":
-        return {}
-    usable = lightgbm_gpu_available() if opencl_gpu is None else opencl_gpu
-    return {"device_type": "gpu"} if usable else {}
+    return {"device_type": "gpu"} if device == "cuda" else {}
 
 
-# -- the driver's plan for a run -------------------------------------------------
+# -- the run's plan, and its resolution on each process -----------------------------------
+
+@dataclass(frozen=True)
+class ResolvedDevices:
+    """The run's plan as one process carries it out: each GPU library's device here.
+
+    Attributes
+    ----------
+    devices : tuple of (str, str)
+        ``(library, device)`` for each library the plan puts on a GPU, with
+        ``device`` ``"cuda"`` where this process can use it, else ``"cpu"``.
+        Other libraries, and learners of none, train on CPU.
+    missing : str
+        Why this process cannot give those libraries the GPU that
+        ``device="cuda"`` demands; empty when it can.
+    """
+
+    devices: tuple = ()
+    missing: str = ""
+
+    def device(self, library: str | None) -> str:
+        """``"cpu"`` or ``"cuda"`` for a learner of ``library`` (``None``: no GPU library).
+
+        Raises
+        ------
+        DeviceError
+            The run asked for ``"cuda"``, the plan puts ``library`` on a GPU
+            and this process has none.
+        """
+        planned = dict(self.devices)
+        if library in planned and self.missing:
+            raise DeviceError(self.missing)
+        return planned.get(library, "cpu")
+
 
 @dataclass(frozen=True)
 class DevicePlan:
-    """What a backend does with the run's ``device``.
+    """What a backend does with the run's ``device``, decided once per run.
 
     Attributes
     ----------
     device : str
-        The device the workers are told: ``"cpu"``, or the requested
-        ``"auto"``/``"cuda"`` (each worker then resolves it for itself).
+        ``"cpu"``, or the requested ``"auto"``/``"cuda"`` (each process that
+        trains then resolves it for itself, :meth:`resolve`).
     gpu_libraries : frozenset
         Libraries (``"xgboost"``, ``"lightgbm"``) whose candidates train on a
         GPU; on a Dask cluster they go only to workers with a ``GPU`` resource.
@@ -238,9 +243,34 @@ class DevicePlan:
         """Whether candidates of this learner component need a GPU worker."""
         return GPU_LIBRARIES.get(component) in self.gpu_libraries
 
+    def resolve(self) -> ResolvedDevices:
+        """Each GPU library's device on this process; probed once per process and cached."""
+        return _cached(("plan", self), self._resolve_here)
+
+    def _resolve_here(self) -> ResolvedDevices:
+        libraries = sorted(self.gpu_libraries)
+        if not libraries:
+            return ResolvedDevices()
+        if not gpu_available():
+            if self.device != "cuda":
+                return ResolvedDevices()
+            return ResolvedDevices(tuple((lib, "cpu") for lib in libraries), _no_gpu_here())
+        # XGBoost trains wherever CUDA does; LightGBM's OpenCL learner needs its own check
+        return ResolvedDevices(tuple(
+            (lib, "cuda" if lib != "lightgbm" or lightgbm_gpu_available() else "cpu")
+            for lib in libraries))
+
+
+def _no_gpu_here() -> str:
+    return (f"device='cuda' but {socket.gethostname()} (pid {os.getpid()}) has no usable "
+            "NVIDIA GPU (no CUDA driver, no visible device, or XGBoost could not train on it); "
+            "use device='auto' or 'cpu'")
+
 
 def plan_devices(requested: str, probes: list, where: str) -> DevicePlan:
     """Decide, once per run and before the search, where the boosters train.
+
+    The one place where the requested device is checked.
 
     Parameters
     ----------
@@ -252,10 +282,13 @@ def plan_devices(requested: str, probes: list, where: str) -> DevicePlan:
 
     Raises
     ------
+    InvalidInputError
+        ``requested`` is not one of :data:`DEVICES`.
     DeviceError
         ``requested="cuda"`` and none of ``probes`` has a usable NVIDIA GPU.
     """
-    _check(requested)
+    if requested not in DEVICES:
+        raise InvalidInputError(f"device must be one of {DEVICES}; got {requested!r}")
     if requested == "cpu":
         return DevicePlan()
     usable = [p for p in probes if p.get("cuda")]
@@ -263,14 +296,16 @@ def plan_devices(requested: str, probes: list, where: str) -> DevicePlan:
         if requested == "cuda":
             raise DeviceError(f"device='cuda' but no usable NVIDIA GPU was found on {where}; "
                               "use device='auto' (GPU where there is one) or device='cpu'")
-        logger.info("evoens: device='auto' found no usable NVIDIA GPU on %s; every candidate trains on CPU", where)
+        logger.info("evoens: device='auto' found no usable NVIDIA GPU on %s; "
+                    "every candidate trains on CPU", where)
         return DevicePlan()
     libraries = {"xgboost"}
     if any(p.get("lightgbm_gpu") for p in usable):
         libraries.add("lightgbm")
     else:
-        message = (f"LightGBM candidates train on CPU: LightGBM's PyPI wheel has no CUDA learner and its OpenCL "
-                   f"learner (device_type='gpu') found no NVIDIA GPU on {where}; XGBoost candidates use the GPU")
+        message = ("LightGBM candidates train on CPU: LightGBM's PyPI wheel has no CUDA learner "
+                   "and its OpenCL learner (device_type='gpu') found no NVIDIA GPU on "
+                   f"{where}; XGBoost candidates use the GPU")
         if requested == "cuda":
             warnings.warn(message, DeviceWarning, stacklevel=3)
         else:

@@ -1,4 +1,9 @@
-"""The scikit-learn estimators: validate input, wire the run, expose the result."""
+"""The scikit-learn estimators: validate parameters and input, run, expose the result.
+
+The run itself (backend, journal, search, ensemble, refit) is a
+:class:`~evoens.run.Run`; every clock it keeps comes from one
+:class:`~evoens._budget.Budget`.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +11,37 @@ import numbers
 import os
 import sys
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._data import Dataset, TabularEncoder, auto_folds, encode_target, make_folds
+from ._budget import DEFAULT_TIME_BUDGET, Budget
+from ._data import (Dataset, TabularEncoder, auto_folds, check_2d, check_sample_weight,
+                    encode_target, make_folds)
 from ._metrics import get_metric
-from ._run import SearchLimits, quiet_optuna, run_search
-from .backends import LocalBackend, SequentialBackend
-from .ensemble import EnsembleBuilder
-from .evaluation import Status, leaderboard_from_evaluations
-from .evaluation._cv import EvalContext
-from .exceptions import AllCandidatesFailedError, FailedEvaluationsWarning, InvalidInputError
-from .search import Evolution
+from .backends import BACKENDS
+from .devices import DEVICES
+from .evaluation import leaderboard_from_evaluations
+from .exceptions import InvalidInputError
+from ._docstrings import ATTRIBUTES, PARAMETERS
+from .run import Run, RunOptions
 from .space import load_space
 
 __all__ = ["EvoEnsembleClassifier", "EvoEnsembleRegressor"]
-
-_BACKENDS = ("local", "sequential", "dask")
-_DEVICES = ("auto", "cpu", "cuda")
 
 
 def _check_number(name, value, low, *, integer=False, allow_none=False, inclusive=True):
     if value is None and allow_none:
         return
     kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool) and (value >= low if inclusive else value > low)
+    ok = (isinstance(value, kind) and not isinstance(value, bool)
+          and (value >= low if inclusive else value > low))
     if not ok:
         rule = f"{'an int' if integer else 'a number'} {'>=' if inclusive else '>'} {low}"
-        raise InvalidInputError(f"{name} must be {rule}{' or None' if allow_none else ''}; got {value!r}")
+        raise InvalidInputError(f"{name} must be {rule}{' or None' if allow_none else ''}; "
+                                f"got {value!r}")
 
 
 class _EvoEnsembleBase(BaseEstimator):
@@ -46,7 +50,7 @@ class _EvoEnsembleBase(BaseEstimator):
     def __init__(
         self,
         *,
-        time_budget=60.0,
+        time_budget=DEFAULT_TIME_BUDGET,
         generations=None,
         population_size=20,
         scoring=None,
@@ -106,10 +110,10 @@ class _EvoEnsembleBase(BaseEstimator):
         if not (isinstance(self.n_jobs, numbers.Integral) and (self.n_jobs >= 1 or self.n_jobs == -1)) \
                 or isinstance(self.n_jobs, bool):
             raise InvalidInputError(f"n_jobs must be a positive int or -1 (all cores); got {self.n_jobs!r}")
-        if self.backend not in _BACKENDS:
-            raise InvalidInputError(f"backend must be one of {_BACKENDS}; got {self.backend!r}")
-        if self.device not in _DEVICES:
-            raise InvalidInputError(f"device must be one of {_DEVICES}; got {self.device!r}")
+        if self.backend not in BACKENDS:
+            raise InvalidInputError(f"backend must be one of {BACKENDS}; got {self.backend!r}")
+        if self.device not in DEVICES:
+            raise InvalidInputError(f"device must be one of {DEVICES}; got {self.device!r}")
         if self.scheduler is not None and self.backend != "dask":
             raise InvalidInputError(f"scheduler={self.scheduler!r} needs backend='dask'; got backend={self.backend!r}")
         if not isinstance(self.refit, bool):
@@ -118,7 +122,7 @@ class _EvoEnsembleBase(BaseEstimator):
             raise InvalidInputError(f"random_state must be an int or None; got {self.random_state!r}")
 
     def _prepare(self, X, y, sample_weight):
-        _check_2d(X)
+        check_2d(X)
         validate_data(self, X, reset=True, skip_check_array=True)
         self.encoder_ = TabularEncoder().fit(X)
         Xe = self.encoder_.transform(X)
@@ -126,19 +130,12 @@ class _EvoEnsembleBase(BaseEstimator):
             raise InvalidInputError("requires y to be passed, but the target y is None")
         y_arr = y if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
         if len(y_arr) != Xe.shape[0]:
-            raise InvalidInputError(f"X and y have inconsistent numbers of samples: X has {Xe.shape[0]} rows, "
-                                    f"y has {len(y_arr)}")
-        codes, classes = encode_target(y_arr, "regression" if self._task_kind == "regression" else "classification")
+            raise InvalidInputError(f"X and y have inconsistent numbers of samples: X has "
+                                    f"{Xe.shape[0]} rows, y has {len(y_arr)}")
+        regression = self._task_kind == "regression"
+        codes, classes = encode_target(y_arr, "regression" if regression else "classification")
         task = "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
-        w = None
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64).ravel()
-            if w.shape[0] != Xe.shape[0]:
-                raise InvalidInputError(f"sample_weight has {w.shape[0]} values for {Xe.shape[0]} samples")
-            if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
-                raise InvalidInputError("sample_weight must be finite, non-negative and not all zero")
-            if classes is not None and len(np.unique(codes[w > 0])) < 2:
-                raise InvalidInputError("only 1 class has non-zero sample_weight; a classifier needs at least 2 classes")
+        w = check_sample_weight(sample_weight, Xe.shape[0], None if classes is None else codes)
         return Xe, codes, classes, task, w
 
     def _seed(self) -> int:
@@ -148,16 +145,6 @@ class _EvoEnsembleBase(BaseEstimator):
 
     def _n_workers(self) -> int:
         return (os.cpu_count() or 1) if self.n_jobs == -1 else int(self.n_jobs)
-
-    def _make_backend(self, client=None):
-        if self.backend == "sequential":
-            return SequentialBackend()
-        if self.backend == "dask" or client is not None:
-            from .backends._dask import DaskBackend
-
-            return DaskBackend(self._n_workers(), scheduler=self.scheduler, client=client, security=self.security,
-                               memory_limit=self.memory_limit)
-        return LocalBackend(self._n_workers())
 
     def _settings(self, seed) -> dict:
         """What a resumed run must share with the run it continues."""
@@ -184,152 +171,51 @@ class _EvoEnsembleBase(BaseEstimator):
         -------
         self
         """
-        started = time.time()
+        budget = Budget.starting_now(self.time_budget, self.max_eval_time)
         self._validate_params()
         Xe, y_codes, classes, task, w = self._prepare(X, y, sample_weight)
         seed = self._seed()
+        folds = auto_folds(len(y_codes)) if isinstance(self.cv, str) else self.cv
         data = Dataset(Xe, y_codes, task, self.encoder_.categorical_mask,
-                       make_folds(y_codes, task, auto_folds(len(y_codes)) if isinstance(self.cv, str) else self.cv, seed), 0 if classes is None else len(classes), w)
+                       make_folds(y_codes, task, folds, seed), 0 if classes is None else len(classes), w)
         metric = get_metric(self.scoring, task, classes)
         space = load_space(self.space).for_task(task)
-        space = space if w is None else space.for_sample_weight()  # warns naming the learners left out
-        ctx = EvalContext(data, metric, space, n_threads=1, device=self.device)  # "auto" resolved on each worker
-        end = None if self.time_budget is None else started + float(self.time_budget)
-        limits = SearchLimits(self._search_end(started, end), self._eval_time(), self.early_stop)
-        journal, replay = self._open_journal(data, seed)
-        try:
-            with quiet_optuna():
-                engine = Evolution(space, task, metric, y_codes, self.population_size, seed, self.generations,
-                                   space.default_genomes(task), w, time_bounded=self.time_budget is not None,
-                                   categorical=bool(data.categorical_mask.any()),
-                                   low_cardinality=bool(data.low_cardinality.any()))
-            callbacks = [journal.append] if journal is not None else []
-            callbacks += [cb for cb in (self._progress(started),) if cb is not None]
-            callbacks.append(_drop_models_outside_pool(EnsembleBuilder(metric)))
-            records = self._search(engine, ctx, limits, _chain(callbacks), replay, client)
-        finally:
-            if journal is not None:
-                journal.close()
-        self.search_time_ = time.time() - started
-        self._finish(records, data, metric, task, classes, seed, end, limits)
-        self.fit_time_ = time.time() - started
+        space = space if w is None else space.for_sample_weight()  # warns naming those left out
+        result = Run(self._options(seed), data, metric, space, budget).execute(client)
+
+        self.search_time_ = result.search_time
+        self.ensemble_ = result.ensemble
+        if result.refit is not None:
+            self.refit_ = result.refit
+        self.task_, self.scoring_ = task, metric.name
+        if classes is not None:
+            self.classes_ = classes
+        best = max(result.ok, key=lambda e: (e.score, -e.id))
+        self.best_score_, self.best_pipeline_ = best.score, best.genome.describe()
+        self.n_evaluations_ = len(result.records)
+        self.stop_reason_ = result.stop_reason
+        weights = {m.id: m.weight for m in self.ensemble_.members}
+        self.leaderboard_ = leaderboard_from_evaluations(result.records, weights)
+        self.fit_time_ = time.time() - budget.started
         if self.verbose:
             print(f"[evoens] search {self.search_time_:.1f}s, fit {self.fit_time_:.1f}s, "
                   f"{self.n_evaluations_} evaluations, stopped on {self.stop_reason_}; "
                   f"ensemble: {self.ensemble_.kind}", file=sys.stderr)
         return self
 
-    def _search(self, engine, ctx, limits, on_result, replay, client):
-        backend = self._make_backend(client)
-        with quiet_optuna():
-            try:
-                backend.start(ctx)
-                return run_search(engine, backend, limits, on_result, replay)
-            finally:
-                backend.shutdown()
-
-    def _open_journal(self, data, seed):
-        if self.run_dir is None:
-            return None, None
-        from .journal import RunJournal
-
-        journal = RunJournal.open(self.run_dir, settings=self._settings(seed), fingerprint=data.fingerprint(),
-                                  folds=data.folds)
-        return journal, journal.load()
-
-    def _search_end(self, started, end):
-        if end is None:
-            return None
-        reserve = min(30.0, max(1.0, 0.07 * (end - started)))
-        return end - reserve
-
-    def _eval_time(self):
-        if self.max_eval_time is not None:
-            return float(self.max_eval_time)
-        return None if self.time_budget is None else max(5.0, float(self.time_budget) / 3)
-
-    def _progress(self, started):
-        """Per-evaluation progress on stderr: a live status line on a terminal
-        (``verbose=1``), else a log line per evaluation; see :mod:`evoens.progress`."""
-        from .progress import make_reporter
-
-        return make_reporter(self.verbose, started, self.time_budget)
-
-    def _finish(self, records, data, metric, task, classes, seed, end, limits):
-        records = sorted(records, key=lambda e: e.id)
-        ok = [e for e in records if e.ok]
-        self.stop_reason_ = limits.stop_reason
-        if not ok:
-            reasons = sorted({(e.status.value, e.error.splitlines()[0] if e.error else "") for e in records})[:5]
-            raise AllCandidatesFailedError(f"all {len(records)} evaluated pipelines failed; first reasons: {reasons}")
-        errors = [e for e in records if e.status == Status.ERROR]
-        if errors:
-            warnings.warn(f"{len(errors)} of {len(records)} pipelines failed with an error; "
-                          "see leaderboard_ (status, error)", FailedEvaluationsWarning, stacklevel=3)
-        deadline = None if end is None else end - 0.5
-        builder = EnsembleBuilder(metric, seed=seed)
-        self.ensemble_ = builder.build(ok, data.y, data.folds, task, data.n_classes, data.sample_weight, deadline)
-        if self.refit:
-            self._refit_members(data, end, {e.id: e for e in ok})
-        self.task_ = task
-        self.scoring_ = metric.name
-        if classes is not None:
-            self.classes_ = classes
-        best = max(ok, key=lambda e: (e.score, -e.id))
-        self.best_score_ = best.score
-        self.best_pipeline_ = best.genome.describe()
-        self.n_evaluations_ = len(records)
-        self.leaderboard_ = self._leaderboard(records)
-
-    def _refit_members(self, data, end, records):
-        """Refit each member on all rows, under the budget, with the candidate's own seed.
-
-        A member refits only if its expected cost (one fold fit of its
-        evaluation, scaled to all rows) fits the time left; it refits under a
-        soft deadline (its share of the time left: boosters and forests stop
-        growing) and a hard one (the budget).  A member whose refit would not
-        finish, or fails, keeps its fold models.  ``refit_`` says which did what.
-        """
-        from ._deadline import deadline_scope, fold_scope
-        from .space import BuildContext, build_pipeline
-
-        build = BuildContext(data.task, tuple(bool(b) for b in data.categorical_mask), self._n_workers(),
-                             "cpu" if self.device == "auto" else self.device,
-                             tuple(bool(b) for b in data.low_cardinality))
-        space = load_space(self.space)
-        hard = None if end is None else end - 1.0
-        k = len(data.folds)
-        self.refit_ = {}
-        members = self.ensemble_.members
-        for i, member in enumerate(members):
-            record = records[member.id]
-            expected = record.fit_time / max(1, len(record.fold_scores)) * k / max(1, k - 1)
-            left = float("inf") if hard is None else hard - time.time()
-            if expected > left:
-                self.refit_[member.id] = f"kept fold models: refit expected {expected:.1f}s, {max(0, left):.1f}s left"
-                continue
-            soft = None if hard is None else time.time() + 0.85 * left / (len(members) - i)
-            pipe = build_pipeline(member.genome, space.learner_class(member.genome.learner), build, member.seed,
-                                  len(data.y))
-            params = {} if data.sample_weight is None else {"learner__sample_weight": data.sample_weight}
-            try:
-                with deadline_scope(hard), fold_scope(soft), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    pipe.fit(data.X, data.y, **params)
-            except Exception as exc:  # a refit that cannot finish (or fails) leaves the fold models in place
-                self.refit_[member.id] = f"kept fold models: {type(exc).__name__}: {exc}"[:300]
-                continue
-            member.models = [pipe]
-            member.predict_per_1k /= k  # one model where there were k
-            self.refit_[member.id] = "refit on all rows"
-
-    def _leaderboard(self, records) -> pd.DataFrame:
-        return leaderboard_from_evaluations(records, {m.id: m.weight for m in self.ensemble_.members})
+    def _options(self, seed) -> RunOptions:
+        return RunOptions(
+            time_budget=self.time_budget, generations=self.generations,
+            population_size=self.population_size, early_stop=self.early_stop,
+            max_eval_time=self.max_eval_time, refit=self.refit, backend=self.backend,
+            n_workers=self._n_workers(), scheduler=self.scheduler, security=self.security,
+            memory_limit=self.memory_limit, device=self.device, run_dir=self.run_dir,
+            verbose=self.verbose, seed=seed, settings=self._settings(seed))
 
     # -- predict ----------------------------------------------------------------
     def _predict_raw(self, X):
         check_is_fitted(self, "ensemble_")
-        _check_2d(X)
+        check_2d(X)
         try:
             validate_data(self, X, reset=False, skip_check_array=True)
         except ValueError as exc:
@@ -341,127 +227,10 @@ class _EvoEnsembleBase(BaseEstimator):
         return self.ensemble_.predict(self.encoder_.transform(X), n_jobs=self._n_workers())
 
 
-def _check_2d(X):
-    if not hasattr(X, "columns") and not hasattr(X, "toarray") and np.asarray(X).ndim != 2:
-        raise InvalidInputError(
-            f"Expected a 2-dimensional X (n_samples, n_features); got {np.asarray(X).ndim} dimension(s). "
-            "Reshape your data either using array.reshape(-1, 1) if your data has a single feature "
-            "or array.reshape(1, -1) if it contains a single sample."
-        )
-
-
-def _drop_models_outside_pool(builder):
-    """Fold models are kept only for the ensemble's candidate pool: memory stays bounded.
-
-    The out-of-fold predictions of every evaluation stay (the search needs
-    them); a journal, if any, has already written every model to disk.
-    """
-
-    def drop(evaluation, engine):
-        keep = {e.id for e in builder.pool(list(engine.archive.values()))}
-        for e in engine.archive.values():
-            if e.models is not None and e.id not in keep:
-                e.models = None
-
-    return drop
-
-
-def _chain(callbacks):
-    if not callbacks:
-        return None
-
-    def call_all(evaluation, engine):
-        for cb in callbacks:
-            cb(evaluation, engine)
-
-    return call_all
-
-
-_PARAMS_DOC = """
-    Parameters
-    ----------
-    time_budget : float or None, default=60.0
-        Wall-clock seconds for the whole ``fit`` (search, ensemble, refit);
-        ``fit`` returns within it plus a few percent.  ``None``: no time limit
-        (then ``generations`` must be set).
-    generations : int or None, default=None
-        Stop after this many generations (each ``population_size`` evaluations).
-        A run bounded by generations is reproducible.
-    population_size : int, default=20
-        Candidates per generation.
-    scoring : str, callable or None, default=None
-        A scikit-learn scoring name or scorer; ``None`` picks ROC AUC (binary),
-        log loss (multiclass) or RMSE (regression).
-    cv : int or "auto", default="auto"
-        Folds of the run's fixed cross-validation (stratified for classifiers).
-        ``"auto"`` takes 8 folds below 10,000 rows (fold models then see 7/8
-        of the rows, which counts most on small data) and 5 from there on.
-    n_jobs : int, default=1
-        Cores to use in total (worker processes x learner threads); -1 for all.
-    space : str, path or SearchSpace, default="default"
-        A preset name (``default``, ``fast``, ``trees``), a TOML file or a space.
-    random_state : int or None, default=None
-        Seeds folds, search and learners.
-    early_stop : int or None, default=None
-        Stop after this many generations without a better best score.
-    max_eval_time : float or None, default=None
-        Seconds one evaluation may take before it is stopped and recorded as a
-        timeout; ``None``: a third of ``time_budget``.
-    refit : bool, default=False
-        Refit the ensemble members on all rows after the search (by default the
-        members' fold models are averaged, with no refit).  Each member refits
-        with its candidate's seed, inside the time budget; one whose refit would
-        not finish in the time left keeps its fold models (see ``refit_``).
-    backend : {"local", "sequential", "dask"}, default="local"
-        ``local``: worker processes on this machine; ``sequential``: in-process
-        (for tiny data and debugging; deadlines are cooperative only);
-        ``dask``: a Dask cluster (``scheduler``, a ``client`` passed to ``fit``,
-        or else a ``LocalCluster`` of ``n_jobs`` workers started and closed by
-        ``fit``).  A global Dask client is never picked up silently.
-    scheduler : str or None, default=None
-        Address of an existing Dask scheduler (``"tcp://host:8786"``), for
-        ``backend="dask"``.
-    security : distributed.Security, bool or None, default=None
-        TLS settings passed to the Dask ``Client`` made for ``scheduler``.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        Where the tree boosters train.  ``auto``: a GPU when the worker running
-        the evaluation has one, else CPU; ``cuda``: a GPU, or an error before
-        the search starts if none is found.
-    memory_limit : str, float or None, default=None
-        Per-worker memory limit of a Dask ``LocalCluster`` started by ``fit``.
-    run_dir : str, path or None, default=None
-        A run directory with a durable journal of every evaluation.  Fitting
-        again with the same ``run_dir`` and data resumes the run: evaluations
-        already in the journal are not re-run.
-    verbose : int, default=0
-        0: silent; 1: a live status line on a terminal (elapsed and remaining
-        budget, evaluations done and failed, best score, generation), else a
-        line per evaluation; 2: always a line per evaluation.
-"""
-
-_ATTRS_DOC = """
-    Attributes
-    ----------
-    ensemble_ : EnsembleModel
-        The fitted ensemble: ``kind`` (single, weighted, stacked), ``members``.
-    leaderboard_ : pandas.DataFrame
-        Every evaluation: genome, score, fold scores, times, status, generation, parents.
-    best_score_ : float
-        Best single pipeline's cross-validated score (larger is better).
-    best_pipeline_ : str
-    n_evaluations_ : int
-    stop_reason_ : str
-    refit_ : dict
-        Only with ``refit=True``: member id to what its refit did.
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when X had string column names.
-"""
-
 
 class EvoEnsembleClassifier(ClassifierMixin, _EvoEnsembleBase):
     __doc__ = ("""Evolutionary search over pipelines, ensembled, as a classifier.
-""" + _PARAMS_DOC + _ATTRS_DOC + """    classes_ : ndarray
+""" + PARAMETERS + ATTRIBUTES + """    classes_ : ndarray
         The class labels.
 
     Examples
@@ -489,7 +258,7 @@ class EvoEnsembleClassifier(ClassifierMixin, _EvoEnsembleBase):
 
 class EvoEnsembleRegressor(RegressorMixin, _EvoEnsembleBase):
     __doc__ = ("""Evolutionary search over pipelines, ensembled, as a regressor.
-""" + _PARAMS_DOC + _ATTRS_DOC + """
+""" + PARAMETERS + ATTRIBUTES + """
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from .space._learners import Learner
+from .learners import Learner
 
 __all__ = ["HangingLearner", "FailingLearner", "MemoryHogLearner"]
 

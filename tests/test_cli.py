@@ -152,14 +152,14 @@ def test_run_job_file_regression(tmp_path):
 
 
 def test_the_example_job_file_is_valid():
-    from evoens.cli import _normalise_job
+    from evoens.cli._job import normalise_job
 
     try:
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib
     path = REPO / "examples" / "job.toml"
-    job = _normalise_job(tomllib.loads(path.read_text()), base=path.parent)
+    job = normalise_job(tomllib.loads(path.read_text()), base=path.parent)
     assert job["data"].endswith("phoneme.csv.gz") and job["target"] == "target"
     assert Path(job["data"]).is_file()  # the bundled data: the example runs from a clean clone
 

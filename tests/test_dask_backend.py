@@ -26,7 +26,7 @@ from evoens._metrics import get_metric
 from evoens.backends import DaskBackend
 from evoens.devices import DevicePlan, probe
 from evoens.evaluation import Candidate, Status
-from evoens.evaluation._cv import EvalContext
+from evoens.evaluation import EvalContext
 from evoens.exceptions import DeviceError, InvalidInputError
 from evoens.space import Genome, load_space
 
@@ -153,7 +153,7 @@ def test_gpu_candidates_go_only_to_workers_with_a_gpu_resource(client, data):
     _reset_task_log(client)
     backend = DaskBackend(client=client)
     backend.start(_context(*data))
-    backend._plan, backend._route_gpu = DevicePlan("cuda", frozenset({"xgboost"})), True
+    backend.device_plan, backend._route_gpu = DevicePlan("cuda", frozenset({"xgboost"})), True
     backend.submit(_candidate(0, "xgboost"), None)
     backend.submit(_candidate(1, "logistic"), None)
     records = _drain(backend, 1, timeout=20)

@@ -84,7 +84,7 @@ def test_nan_predictions_are_a_recorded_failure(binary_data, tmp_path):
     assert row.status == "error" and "NaN" in row.error
 
 
-from evoens.space import Learner  # noqa: E402
+from evoens.learners import Learner  # noqa: E402
 
 
 class NaNLearner(Learner):

@@ -110,7 +110,7 @@ def test_scorer_and_learner_defined_in_main_reach_the_workers(tmp_path):
         import os
         from sklearn.metrics import make_scorer
         from sklearn.tree import DecisionTreeClassifier
-        from evoens.space import Learner
+        from evoens.learners import Learner
 
         SEEN = []
 

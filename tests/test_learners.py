@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from evoens._deadline import deadline_scope, fold_scope
-from evoens.space._learners import ExtraTreesLearner, RandomForestLearner
+from evoens.learners import ExtraTreesLearner, RandomForestLearner
 
 
 def _regression(n=20_000, d=20, seed=0):
@@ -65,3 +65,30 @@ def test_forest_members_keep_their_share_of_trees_for_the_bag(binary_data, tmp_p
     fold_scores = clf.leaderboard_["fold_scores"].iloc[0]
     assert len(fold_scores) == 4 and all(s > 0.9 for s in fold_scores)
     assert roc_auc_score(y, clf.predict_proba(X)[:, 1]) > 0.95
+
+
+def test_learners_package_imports_nothing_from_the_space():
+    """``evoens.space`` builds pipelines from learners; the learners never import the space."""
+    import ast
+    from pathlib import Path
+
+    import evoens.learners
+
+    for path in Path(evoens.learners.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [f"{'.' * node.level}{node.module or ''}"]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                module = name.replace("..", "evoens.", 1) if name.startswith("..") else name
+                assert module.split(".")[:2] != ["evoens", "space"], f"{path.name}: {name}"
+
+
+def test_custom_learners_written_against_evoens_space_still_import():
+    import evoens.learners
+    import evoens.space
+
+    assert evoens.space.Learner is evoens.learners.Learner

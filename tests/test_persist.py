@@ -93,7 +93,7 @@ def test_every_learner_survives_the_safe_format(tmp_path):
     pytest.importorskip("skops")
     from sklearn.datasets import load_breast_cancer
 
-    from evoens.space._learners import (
+    from evoens.learners import (
         ExtraTreesLearner,
         KNNLearner,
         LightGBMLearner,

@@ -9,7 +9,7 @@ from sklearn.preprocessing import StandardScaler
 
 from evoens import EvoEnsembleClassifier
 from evoens.exceptions import IgnoredLearnersWarning, InvalidInputError, InvalidSpaceError
-from evoens.space._learners import KNNLearner, Learner, LinearLearner, MLPLearner
+from evoens.learners import KNNLearner, Learner, LinearLearner, MLPLearner
 
 from .conftest import FAST
 

@@ -9,7 +9,7 @@ from evoens import EvoEnsembleClassifier
 from evoens._data import Dataset, make_folds
 from evoens._metrics import _FAST, get_metric
 from evoens.evaluation import Candidate, Status
-from evoens.evaluation._cv import EvalContext, evaluate
+from evoens.evaluation import EvalContext, evaluate
 from evoens.space import Genome, load_space
 
 _SPACE = """name = "tiny"

@@ -20,7 +20,7 @@ def _engine(seed=0, generations=None, population=6, **kwargs):
     y = rng.integers(0, 2, 200)
     space = _space()
     engine = Evolution(space, TASK, get_metric(None, TASK), y, population, seed, generations,
-                       space.default_genomes(TASK), **kwargs)
+                       space.seeds(TASK), **kwargs)
     return engine, y
 
 
@@ -63,7 +63,7 @@ def test_generation_zero_is_half_a_population_of_defaults_then_portfolio():
 
 
 def test_each_learners_seeds_follow_the_portfolio_priority_with_one_mlp_in_generation_zero():
-    seeds = _space().default_genomes(TASK)
+    seeds = _space().seeds(TASK)
     for learner in {sd.genome.learner for sd in seeds}:
         portfolio = [sd.priority for sd in seeds if "TabRepo" in sd.source and sd.genome.learner == learner]
         assert portfolio == sorted(portfolio, reverse=True)

@@ -21,12 +21,12 @@ def test_presets_ship_with_the_package_and_cover_the_learners():
     components = {spec.component for spec in space.learners.values()}
     assert {"lightgbm", "xgboost", "mlp", "linear", "extra_trees"} <= components
     for task in ("binary", "multiclass", "regression"):
-        assert space.for_task(task).default_genomes(task)
+        assert space.for_task(task).seeds(task)
 
 
 def test_every_seed_names_its_source():
     space = load_space("default").for_task("binary")
-    seeds = space.default_genomes("binary")
+    seeds = space.seeds("binary")
     assert all(sd.source for sd in seeds)
     assert any("TabRepo" in sd.source for sd in seeds)
 

@@ -8,7 +8,10 @@ from ._base import Backend
 from ._local import LocalBackend
 from ._sequential import SequentialBackend
 
-__all__ = ["Backend", "LocalBackend", "SequentialBackend", "DaskBackend"]
+__all__ = ["BACKENDS", "Backend", "LocalBackend", "SequentialBackend", "DaskBackend"]
+
+#: the ``backend`` names the estimators and the command accept
+BACKENDS = ("local", "sequential", "dask")
 
 
 def __getattr__(name):

@@ -29,7 +29,7 @@ import uuid
 
 import distributed
 
-from ..devices import DevicePlan, plan_devices, probe
+from ..devices import probe
 from ..evaluation import Evaluation, Status, evaluate
 from ._base import Backend
 from ._dask_cluster import Cluster, mark_executing
@@ -112,10 +112,8 @@ class DaskBackend(Backend):
         self.restarts = 0
         self._cluster = Cluster(int(n_workers), scheduler, client, security, memory_limit, float(worker_timeout))
         self._client = None
-        self._ctx = None
         self._ctx_future = None
-        self._plan = DevicePlan()
-        self._route_gpu = False
+        self._route_gpu = False  # GPU candidates go to workers advertising a GPU resource
         self._running: dict[str, _Task] = {}
         self._done: list = []
         self._finished: queue.Queue = queue.Queue()
@@ -128,38 +126,46 @@ class DaskBackend(Backend):
     def start(self, ctx) -> None:
         """Connect (or start a ``LocalCluster``), decide the devices, scatter ``ctx`` once."""
         try:
-            self._client = self._cluster.open()
-            self._plan, self._route_gpu = self._plan_devices(ctx.device)
-            self._ctx = dataclasses.replace(ctx, device=self._plan.device)
-            self._scatter()
+            self._client = self._cluster.open()  # the device probes run on its workers
+            super().start(ctx)
         except BaseException:
             self.shutdown()
             raise
 
-    def _plan_devices(self, requested) -> tuple[DevicePlan, bool]:
-        """The run's device plan from probes run on the workers; (plan, route GPU tasks by resource)."""
-        if requested == "cpu":
-            return DevicePlan(), False
+    def _start(self, ctx) -> None:
+        self._scatter()
+
+    def _probe_devices(self, requested) -> tuple[list, str]:
+        """Probes of the workers that may train GPU candidates, and words for them.
+
+        Workers advertising a ``GPU`` resource, when any does: GPU candidates
+        then go only to them.  Else every worker, if every one has a GPU; else
+        none (``"cuda"`` then fails, saying how to advertise the GPUs).
+        """
         workers = self._client.scheduler_info(n_workers=-1)["workers"]
-        advertised = sorted(a for a, w in workers.items() if (w.get("resources") or {}).get("GPU", 0) >= 1)
-        probes = {a: p if isinstance(p, dict) else {} for a, p in self._client.run(probe, on_error="return").items()}
+        advertised = sorted(a for a, w in workers.items()
+                            if (w.get("resources") or {}).get("GPU", 0) >= 1)
+        probes = {a: p if isinstance(p, dict) else {}
+                  for a, p in self._client.run(probe, on_error="return").items()}
         address = self._cluster.address
+        self._route_gpu = bool(advertised)
         if advertised:
-            where = f"the {len(advertised)} worker(s) with a 'GPU' resource of the cluster at {address}"
-            plan = plan_devices(requested, [probes.get(a, {}) for a in advertised], where)
-            return plan, bool(plan.gpu_libraries)
+            where = (f"the {len(advertised)} worker(s) with a 'GPU' resource of the cluster "
+                     f"at {address}")
+            return [probes.get(a, {}) for a in advertised], where
         if probes and all(p.get("cuda") for p in probes.values()):
-            return plan_devices(requested, list(probes.values()), f"the cluster at {address}"), False
+            return list(probes.values()), f"the cluster at {address}"
         with_gpu = sum(bool(p.get("cuda")) for p in probes.values())
         where = f"any of the {len(probes)} workers of the cluster at {address}"
         if with_gpu:
-            where = (f"a worker advertising a 'GPU' resource at {address} ({with_gpu} of {len(probes)} workers "
-                     "have a GPU but no resource: start them with `dask worker ADDRESS --resources GPU=1`)")
-        return plan_devices(requested, [], where), False
+            where = (f"a worker advertising a 'GPU' resource at {address} ({with_gpu} of "
+                     f"{len(probes)} workers have a GPU but no resource: start them with "
+                     "`dask worker ADDRESS --resources GPU=1`)")
+        return [], where
 
     def _scatter(self, timeout=None) -> None:
         kwargs = {} if timeout is None else {"timeout": timeout}
-        self._ctx_future = self._client.scatter(self._ctx, broadcast=True, hash=False, **kwargs)
+        self._ctx_future = self._client.scatter(self.ctx, broadcast=True, hash=False, **kwargs)
         self.n_scatters += 1
 
     def shutdown(self) -> list:
@@ -231,7 +237,8 @@ class DaskBackend(Backend):
         task.future.add_done_callback(lambda future, q=self._finished: q.put(future.key))
 
     def _needs_gpu(self, candidate) -> bool:
-        return self._route_gpu and self._plan.uses_gpu(self._ctx.space.component(candidate.genome.learner))
+        component = self.ctx.space.component(candidate.genome.learner)
+        return self._route_gpu and self.device_plan.uses_gpu(component)
 
     def wait(self, timeout: float) -> list:
         if self._done:

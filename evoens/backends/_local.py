@@ -36,7 +36,6 @@ import cloudpickle
 import joblib
 from joblib.externals.loky.backend.context import get_context
 
-from ..devices import plan_devices, probe
 from ..evaluation import Evaluation, Status, evaluate
 from ._base import Backend
 from ._sequential import SequentialBackend
@@ -72,7 +71,11 @@ def _worker_main(conn):
         kind, *args = cloudpickle.loads(msg)
         if kind == "context":
             data_path, ctx_bytes = args
-            ctx = dataclasses.replace(cloudpickle.loads(ctx_bytes), data=joblib.load(data_path, mmap_mode="r"))
+            try:
+                data = joblib.load(data_path, mmap_mode="r")
+            except OSError:  # the fit that sent it has ended and removed it: nothing to do
+                return
+            ctx = dataclasses.replace(cloudpickle.loads(ctx_bytes), data=data)
             conn.send_bytes(b"")  # ready: a candidate's deadline starts when it can run, not while imports load
         elif kind == "park":
             ctx = None
@@ -214,23 +217,19 @@ class LocalBackend(Backend):
         self.returned = 0
 
     # -- lifecycle --------------------------------------------------------
-    def start(self, ctx) -> None:
+    def _start(self, ctx) -> None:
         if not can_start_processes():
             _say_once("evoens: this process is daemonic and may not start worker processes; "
-                           "evaluating in this process (n_jobs=1, deadlines cooperative only)")
+                      "evaluating in this process (n_jobs=1, deadlines cooperative only)")
             self._inline = SequentialBackend()
             self.capacity = self._inline.capacity
-            self._inline.start(ctx)
+            self._inline.device_plan, self._inline.ctx = self.device_plan, ctx  # decided here
             return
         share = nested_core_share()
         if share is not None and share < self.capacity:
             _say_once(f"evoens: inside a joblib worker given {share} core(s); "
                       f"starting {share} worker process(es) instead of {self.capacity}")
             self.capacity = share
-        # the workers run on this machine: decide the device here, before any worker starts
-        # (device="cuda" without a GPU fails now, not in every evaluation)
-        plan = plan_devices(ctx.device, [probe()] if ctx.device != "cpu" else [], "this machine")
-        ctx = dataclasses.replace(ctx, device=plan.device)
         self._tmp = tempfile.mkdtemp(prefix="evoens-")
         self._data_path = os.path.join(self._tmp, "data.joblib")
         joblib.dump(ctx.data, self._data_path)
@@ -257,6 +256,9 @@ class LocalBackend(Backend):
         for w in self._workers:
             if w.task is not None:
                 abandoned.append(self._failed(w, Status.KILLED, "abandoned: the run stopped while it was running"))
+                _kill(w.process)
+                _stop(w)
+            elif not w.ready:  # still loading this fit's data, which goes now: not reusable
                 _kill(w.process)
                 _stop(w)
             else:

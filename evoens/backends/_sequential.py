@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 
-from ..devices import plan_devices, probe
-from ..evaluation import evaluate
+from ..evaluation import Evaluation, Status, evaluate
 from ._base import Backend
 
 __all__ = ["SequentialBackend"]
@@ -19,12 +17,9 @@ class SequentialBackend(Backend):
 
     def __init__(self):
         self._queue = deque()
-        self._ctx = None
 
-    def start(self, ctx) -> None:
-        # device="cuda" without a GPU fails here, before the search, as on the other backends
-        plan = plan_devices(ctx.device, [probe()] if ctx.device != "cpu" else [], "this machine")
-        self._ctx = dataclasses.replace(ctx, device=plan.device)
+    def _start(self, ctx) -> None:
+        pass  # the context stays here, as self.ctx
 
     def submit(self, candidate, deadline) -> None:
         self._queue.append((candidate, deadline))
@@ -33,12 +28,16 @@ class SequentialBackend(Backend):
         if not self._queue:
             return []
         candidate, deadline = self._queue.popleft()
-        return [evaluate(candidate, self._ctx, deadline)]
+        return [evaluate(candidate, self.ctx, deadline)]
 
     @property
     def n_running(self) -> int:
         return len(self._queue)
 
     def shutdown(self) -> list:
+        """Drop what was submitted and not evaluated; returns its records (``killed``)."""
+        abandoned = [Evaluation(candidate, Status.KILLED,
+                                error="abandoned: the run stopped before it was evaluated")
+                     for candidate, _ in self._queue]
         self._queue.clear()
-        return []
+        return abandoned

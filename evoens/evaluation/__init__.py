@@ -1,8 +1,16 @@
 """One candidate on the run's fixed folds becomes one :class:`Evaluation`."""
 
-from .._deadline import check_deadline, deadline_scope, time_left
-from ._record import Candidate, Evaluation, Status
-from ._cv import evaluate
+from ._record import Candidate, Evaluation, Status, finite_or_none
+from ._cv import EvalContext, evaluate
 from ._leaderboard import LEADERBOARD_COLUMNS, leaderboard_from_evaluations
 
-__all__ = ["Candidate", "Evaluation", "Status", "evaluate", "leaderboard_from_evaluations", "LEADERBOARD_COLUMNS", "deadline_scope", "check_deadline", "time_left"]
+__all__ = [
+    "Candidate",
+    "EvalContext",
+    "Evaluation",
+    "Status",
+    "evaluate",
+    "finite_or_none",
+    "leaderboard_from_evaluations",
+    "LEADERBOARD_COLUMNS",
+]

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .._budget import fold_deadline
 from .._data import Dataset
 from .._deadline import check_deadline, deadline_scope, fold_scope
 from .._metrics import Metric
-from ..devices import resolve_device
-from ..exceptions import DeadlineExceeded
+from ..devices import DevicePlan
+from ..exceptions import DeadlineExceeded, InvalidInputError
 from .._predict import predict_aligned
 from ..space import BuildContext, SearchSpace, build_pipeline
 from ._record import Candidate, Evaluation, Status
@@ -25,18 +26,41 @@ __all__ = ["EvalContext", "evaluate"]
 
 @dataclass
 class EvalContext:
-    """What every evaluation of a run shares; shipped to each worker once."""
+    """What every evaluation of a run shares; shipped to each worker once.
+
+    ``device`` is the device the run asked for; :meth:`Backend.start
+    <evoens.backends.Backend.start>` decides the run's ``device_plan`` from it
+    and ships the context, plan included, to the workers.
+    """
 
     data: Dataset
     metric: Metric
     space: SearchSpace
     n_threads: int = 1
-    device: str = "cpu"  # "auto" | "cpu" | "cuda"; resolved by each worker, see evoens.devices
+    device: str = "cpu"  # as requested: "auto" | "cpu" | "cuda"
+    device_plan: DevicePlan | None = None  # the run's plan, set by Backend.start
 
-    def build_context(self) -> BuildContext:
-        """The pipelines' build settings, with ``device`` resolved on this process (cached per process)."""
+    def build_context(self, n_threads: int | None = None) -> BuildContext:
+        """The pipelines' build settings on this process, with the run's plan resolved here.
+
+        The plan is resolved once per process (:meth:`DevicePlan.resolve
+        <evoens.devices.DevicePlan.resolve>`), so a driver that refits
+        builds with the same plan as the workers.
+
+        Parameters
+        ----------
+        n_threads : int, optional
+            Threads per learner instead of the context's ``n_threads``.
+        """
+        plan = self.device_plan
+        if plan is None:
+            if self.device != "cpu":
+                raise InvalidInputError(f"EvalContext(device={self.device!r}) has no device_plan; "
+                                        "Backend.start(ctx) makes it")
+            plan = DevicePlan()
+        threads = self.n_threads if n_threads is None else int(n_threads)
         return BuildContext(self.data.task, tuple(bool(b) for b in self.data.categorical_mask),
-                            self.n_threads, resolve_device(self.device),
+                            threads, plan.resolve(),
                             tuple(bool(b) for b in self.data.low_cardinality))
 
 
@@ -72,14 +96,6 @@ def evaluate(candidate: Candidate, ctx: EvalContext, deadline: float | None = No
     return record
 
 
-def _fold_deadline(deadline, folds_left, share=0.85):
-    """This fold's share of the time left (with room for predicting)."""
-    if deadline is None:
-        return None
-    now = time.time()
-    return now + share * max(0.0, deadline - now) / folds_left
-
-
 def _cross_validate(candidate: Candidate, ctx: EvalContext, record: Evaluation, deadline=None) -> Status:
     data = ctx.data
     X, y, w = data.X, data.y, data.sample_weight
@@ -92,7 +108,7 @@ def _cross_validate(candidate: Candidate, ctx: EvalContext, record: Evaluation, 
         pipe = build_pipeline(candidate.genome, component, build, candidate.seed, n_rows_hint=len(tr))
         fit_params = {} if w is None else {"learner__sample_weight": w[tr]}
         t0 = time.perf_counter()
-        with fold_scope(_fold_deadline(deadline, len(data.folds) - k)):
+        with fold_scope(fold_deadline(deadline, len(data.folds) - k)):
             pipe.fit(X[tr], y[tr], **fit_params)
         t1 = time.perf_counter()
         check_deadline()

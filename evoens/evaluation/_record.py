@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -9,7 +10,16 @@ import numpy as np
 
 from ..space import Genome
 
-__all__ = ["Evaluation", "Status", "Candidate"]
+__all__ = ["Evaluation", "Status", "Candidate", "finite_or_none"]
+
+
+def finite_or_none(x):
+    """``x`` as a float, or ``None`` when it is missing, not a number, NaN or infinite (for JSON)."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) or math.isinf(x) else x
 
 
 class Status(str, Enum):

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import joblib
 import numpy as np
-import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.study import StudyDirection
 
+from .._optuna import quiet_optuna
 from ..evaluation import Evaluation, Status
 from ..exceptions import EvoensWarning, InvalidInputError
 from ._files import RunLock, repair_tail, write_atomic, write_with
@@ -142,7 +142,7 @@ def read_evaluations(run_dir, artifacts: bool = False) -> dict[int, Evaluation]:
     layout = RunLayout.at(run_dir)
     if not layout.journal.exists():
         raise InvalidInputError(f"{layout.root} holds no run journal ({layout.journal.name} not found)")
-    storage = JournalStorage(JournalFileBackend(str(layout.journal)))
+    storage = _storage(layout)
     try:
         study_id = storage.get_study_id_from_name(STUDY_NAME)
     except KeyError:
@@ -194,6 +194,10 @@ def _same_folds(path: Path, folds) -> bool:
                    for k, (tr, te) in enumerate(folds))
 
 
+def _storage(layout: RunLayout) -> JournalStorage:
+    return JournalStorage(JournalFileBackend(str(layout.journal)))
+
+
 def _open_storage(layout: RunLayout, study_attrs: dict):
     removed = repair_tail(layout.journal)
     if removed:
@@ -202,16 +206,12 @@ def _open_storage(layout: RunLayout, study_attrs: dict):
     stale = Path(str(layout.journal) + ".lock")
     if stale.is_symlink() or stale.exists():  # Optuna's own lock, left by a killed writer; we hold the run lock
         stale.unlink()
-    storage = JournalStorage(JournalFileBackend(str(layout.journal)))
+    storage = _storage(layout)
     try:
         study_id = storage.get_study_id_from_name(STUDY_NAME)
     except KeyError:
-        previous = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line
-        try:
+        with quiet_optuna():  # no "A new study created" line
             study_id = storage.create_new_study([StudyDirection.MAXIMIZE], STUDY_NAME)
-        finally:
-            optuna.logging.set_verbosity(previous)
         for key, value in study_attrs.items():  # shown by optuna-dashboard beside the trials
             storage.set_study_user_attr(study_id, key, json.loads(json.dumps(value, default=repr)))
     return storage, study_id

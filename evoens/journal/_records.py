@@ -8,12 +8,11 @@ cross-validated score of an ``ok`` evaluation.  NaN is written as ``null``
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta, timezone
 
 from optuna.trial import FrozenTrial, TrialState
 
-from ..evaluation import Candidate, Evaluation, Status
+from ..evaluation import Candidate, Evaluation, Status, finite_or_none
 from ..space import Genome
 
 __all__ = ["to_trial", "from_attrs", "RECORD_VERSION"]
@@ -23,10 +22,6 @@ RECORD_VERSION = 1
 
 _STATES = {Status.OK: TrialState.COMPLETE, Status.PRUNED: TrialState.PRUNED}
 
-
-def _number(x):
-    x = float(x)
-    return None if math.isnan(x) or math.isinf(x) else x
 
 
 def _float(x):
@@ -43,13 +38,13 @@ def to_attrs(evaluation: Evaluation) -> dict:
         "operator": c.operator,
         "parents": [int(p) for p in c.parents],
         "source": c.source,
-        "prune_below": None if c.prune_below is None else _number(c.prune_below),
+        "prune_below": None if c.prune_below is None else finite_or_none(c.prune_below),
         "learner": c.genome.learner,
         "pipeline": c.genome.describe(),
         "genome": c.genome.to_dict(),
         "status": evaluation.status.value,
-        "score": _number(evaluation.score),
-        "fold_scores": [_number(s) for s in evaluation.fold_scores],
+        "score": finite_or_none(evaluation.score),
+        "fold_scores": [finite_or_none(s) for s in evaluation.fold_scores],
         "fit_time": float(evaluation.fit_time),
         "predict_time": float(evaluation.predict_time),
         "n_predicted": int(evaluation.n_predicted),
@@ -63,7 +58,7 @@ def to_trial(evaluation: Evaluation, finished: datetime | None = None) -> Frozen
     """An Optuna trial recording ``evaluation`` (COMPLETE, PRUNED or FAIL)."""
     finished = finished or datetime.now(timezone.utc)
     state = _STATES.get(evaluation.status, TrialState.FAIL)
-    value = _number(evaluation.score) if state == TrialState.COMPLETE else None
+    value = finite_or_none(evaluation.score) if state == TrialState.COMPLETE else None
     if state == TrialState.COMPLETE and value is None:
         state = TrialState.FAIL  # an "ok" record without a finite score: keep it, but not as a value
     started = finished - timedelta(seconds=max(0.0, float(evaluation.wall_time)))

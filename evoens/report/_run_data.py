@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..evaluation import leaderboard_from_evaluations
+from ..evaluation import finite_or_none, leaderboard_from_evaluations
 from ..exceptions import InvalidInputError
 from ..journal import RunLayout, read_evaluations
 
@@ -43,10 +42,10 @@ def from_estimator(estimator, title: str = "evoens run", info: dict | None = Non
     ens = estimator.ensemble_
     members = [{"id": m.id, "pipeline": m.genome.describe(), "learner": m.genome.learner,
                 "weight": float(m.weight), "score": float(m.score),
-                "predict_s_per_1k": _finite(getattr(m, "predict_per_1k", float("nan")))} for m in ens.members]
-    ensemble = {"kind": ens.kind, "members": members, "oof_score": _finite(ens.oof_score),
-                "predict_s_per_1k": _finite(sum(m["predict_s_per_1k"] or 0.0 for m in members)),
-                "held_out": {k: _finite(v) for k, v in dict(ens.candidates_scores).items()}}
+                "predict_s_per_1k": finite_or_none(getattr(m, "predict_per_1k", float("nan")))} for m in ens.members]
+    ensemble = {"kind": ens.kind, "members": members, "oof_score": finite_or_none(ens.oof_score),
+                "predict_s_per_1k": finite_or_none(sum(m["predict_s_per_1k"] or 0.0 for m in members)),
+                "held_out": {k: finite_or_none(v) for k, v in dict(ens.candidates_scores).items()}}
     timing = {"search_time": getattr(estimator, "search_time_", None),
               "fit_time": getattr(estimator, "fit_time_", None),
               "stop_reason": getattr(estimator, "stop_reason_", "")}
@@ -117,10 +116,3 @@ def _read_json(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
 
-
-def _finite(x):
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) or math.isinf(x) else x

@@ -1,8 +1,12 @@
-"""The search space: learners, preprocessing steps, genomes and presets."""
+"""The search space: preprocessing steps, genomes, presets and the pipeline builder.
 
-from ._components import LEARNERS, BuildContext, build_pipeline, resolve_learner
+Learners live in :mod:`evoens.learners`; ``Learner`` is re-exported here for
+custom learners written against ``evoens.space.Learner``.
+"""
+
+from ..learners import Learner
+from ._components import BuildContext, build_pipeline
 from ._genome import Genome
-from ._learners import Learner
 from ._space import LearnerSpec, SearchSpace, Seed, available_presets, load_space
 
 __all__ = [
@@ -11,10 +15,8 @@ __all__ = [
     "LearnerSpec",
     "Seed",
     "Learner",
-    "LEARNERS",
     "BuildContext",
     "build_pipeline",
-    "resolve_learner",
     "load_space",
     "available_presets",
 ]

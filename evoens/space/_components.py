@@ -1,14 +1,13 @@
-"""Components: learner names and preprocessing steps, and the pipeline builder.
+"""Preprocessing steps and the pipeline builder.
 
-A genome names a learner (a built-in name below, or ``"module:Class"`` for
-your own :class:`~evoens.space.Learner` subclass) and one choice per step
-slot.  :func:`build_pipeline` turns it into a fresh scikit-learn ``Pipeline``
-for the run's column layout.
+A genome names a learner (a built-in name of :data:`evoens.learners.LEARNERS`,
+or ``"module:Class"`` for your own :class:`~evoens.learners.Learner`
+subclass) and one choice per step slot.  :func:`build_pipeline` turns it into
+a fresh scikit-learn ``Pipeline`` for the run's column layout.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,19 +17,10 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, QuantileTransformer, RobustScaler, StandardScaler
 
-from . import _learners
+from ..devices import ResolvedDevices
+from ..learners import resolve_learner
 
-__all__ = ["LEARNERS", "STEP_CHOICES", "BuildContext", "resolve_learner", "build_pipeline"]
-
-LEARNERS = {
-    "lightgbm": _learners.LightGBMLearner,
-    "xgboost": _learners.XGBoostLearner,
-    "extra_trees": _learners.ExtraTreesLearner,
-    "random_forest": _learners.RandomForestLearner,
-    "mlp": _learners.MLPLearner,
-    "linear": _learners.LinearLearner,
-    "knn": _learners.KNNLearner,
-}
+__all__ = ["STEP_CHOICES", "BuildContext", "build_pipeline"]
 
 #: slot -> the choices a space may name; the first is the slot's default.
 STEP_CHOICES = {
@@ -42,23 +32,18 @@ STEP_CHOICES = {
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What a pipeline needs to know about the run to be built."""
+    """What a pipeline needs to know about the run to be built.
+
+    ``devices`` is the run's device plan resolved on the process that builds
+    (:meth:`evoens.devices.DevicePlan.resolve`): the learner of each
+    pipeline gets its own device from it, ``"cpu"`` by default.
+    """
 
     task: str
     categorical_mask: tuple
     n_jobs: int = 1
-    device: str = "cpu"
+    devices: ResolvedDevices = ResolvedDevices()
     low_cardinality: tuple = ()  # numeric columns that one-hot encoders expand as well
-
-
-def resolve_learner(component: str):
-    """The learner class for a built-in name or a ``"module:Class"`` path."""
-    if component in LEARNERS:
-        return LEARNERS[component]
-    if ":" not in component:
-        raise KeyError(f"unknown learner component {component!r}; built-in: {sorted(LEARNERS)} or 'module:Class'")
-    module, _, name = component.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def _scaler(choice, n_rows_hint=1000):
@@ -80,10 +65,18 @@ def _selector(choice, params, task):
     return None
 
 
-def build_pipeline(genome, component, context: BuildContext, random_state: int, n_rows_hint: int = 1000):
+def build_pipeline(genome, component, context: BuildContext, random_state: int,
+                   n_rows_hint: int = 1000):
     """A fresh, unfitted ``Pipeline`` for ``genome`` on the run's columns.
 
-    ``component`` is a learner name, a ``"module:Class"`` path or the class itself.
+    ``component`` is a learner name, a ``"module:Class"`` path or the class
+    itself.  The learner gets its device from ``context.devices``.
+
+    Raises
+    ------
+    DeviceError
+        The run asked for ``device="cuda"`` and this process has no GPU for
+        the learner's library.
     """
     learner_cls = component if isinstance(component, type) else resolve_learner(component)
     steps = genome.step_dict
@@ -126,8 +119,9 @@ def build_pipeline(genome, component, context: BuildContext, random_state: int, 
     params = genome.param_dict
     if learner_cls.native_categorical:
         params["native_categorical"] = bool(native and categorical)
-    learner = learner_cls(task=context.task, params=params, categorical=categorical, n_jobs=context.n_jobs,
-                          random_state=random_state, device=context.device)
+    device = context.devices.device(getattr(learner_cls, "gpu_library", None))
+    learner = learner_cls(task=context.task, params=params, categorical=categorical,
+                          n_jobs=context.n_jobs, random_state=random_state, device=device)
     pipeline_steps.append(("learner", learner))
     return Pipeline(pipeline_steps)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,10 +65,6 @@ class Genome:
     def key(self) -> str:
         """Canonical JSON text: the identity used for de-duplication and the journal."""
         return self._key or json.dumps(self.to_dict(), sort_keys=True)
-
-    @property
-    def short_id(self) -> str:
-        return hashlib.sha1(self.key.encode()).hexdigest()[:10]
 
     def to_dict(self) -> dict:
         return {

@@ -21,7 +21,8 @@ import numpy as np
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from ..exceptions import IgnoredLearnersWarning, InvalidSpaceError
-from ._components import STEP_CHOICES, resolve_learner
+from ..learners import resolve_learner
+from ._components import STEP_CHOICES
 from ._genome import Genome
 
 if sys.version_info >= (3, 11):
@@ -102,7 +103,7 @@ class SearchSpace:
         return SearchSpace(self.name, learners, self.step_params, self.description, self.source)
 
     # --- genomes -----------------------------------------------------------
-    def default_genomes(self, task: str) -> list[Seed]:
+    def seeds(self, task: str) -> list[Seed]:
         """Each learner's default, then the seeds of all learners interleaved, each learner's best-first.
 
         Each learner's seeds run in the portfolio's priority order; across
