@@ -42,8 +42,11 @@ def run_mode(name, data_dir, budget, seed, n_jobs, mode) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="*",
-                        default=["car", "vehicle", "phoneme", "churn", "satimage", "wine_quality_white"])
+    parser.add_argument(
+        "--datasets",
+        nargs="*",
+        default=["car", "vehicle", "phoneme", "churn", "satimage", "wine_quality_white"],
+    )
     parser.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--budget", type=float, default=300.0)
@@ -53,22 +56,44 @@ def main(argv=None):
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(run_mode(args.one[0], args.data_dir, args.budget, args.seed, args.n_jobs, args.one[1])))
+        print(
+            json.dumps(
+                run_mode(
+                    args.one[0], args.data_dir, args.budget, args.seed, args.n_jobs, args.one[1]
+                )
+            )
+        )
         return
     results = []
     for name in args.datasets:
         for mode in args.modes:
-            cmd = [sys.executable, __file__, "--one", name, mode, "--data-dir", str(args.data_dir),
-                   "--budget", str(args.budget), "--seed", str(args.seed), "--n-jobs", str(args.n_jobs)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                name,
+                mode,
+                "--data-dir",
+                str(args.data_dir),
+                "--budget",
+                str(args.budget),
+                "--seed",
+                str(args.seed),
+                "--n-jobs",
+                str(args.n_jobs),
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"{name} {mode}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             results.append(r)
-            print(f"{name:20s} {mode:7s} {r['metric']:.5g}  evals {r['evaluations']:4d}  "
-                  f"bred {r['bred_share']:.0%} of evaluations, {r['bred_weight']:.0%} of ensemble weight  "
-                  f"generations {r['generations']}  fit {r['fit_s']:.1f}s", flush=True)
+            print(
+                f"{name:20s} {mode:7s} {r['metric']:.5g}  evals {r['evaluations']:4d}  "
+                f"bred {r['bred_share']:.0%} of evaluations, {r['bred_weight']:.0%} of ensemble weight  "
+                f"generations {r['generations']}  fit {r['fit_s']:.1f}s",
+                flush=True,
+            )
     print()
     print(summarise(results, args.modes))
     if args.output:
@@ -88,12 +113,19 @@ def summarise(results, modes) -> str:
             ranks[m].append(rk)
         lines.append(f"| {name} | " + " | ".join(f"{v:.5g}" for v in values) + " |")
     lines.append("")
-    lines.append("Mean rank (lower is better): " + ", ".join(
-        f"{m} {np.mean(r):.2f}" for m, r in ranks.items() if r))
+    lines.append(
+        "Mean rank (lower is better): "
+        + ", ".join(f"{m} {np.mean(r):.2f}" for m, r in ranks.items() if r)
+    )
     shares = {m: np.mean([r["bred_share"] for r in results if r["mode"] == m]) for m in modes}
     weights = {m: np.mean([r["bred_weight"] for r in results if r["mode"] == m]) for m in modes}
-    lines.append("Bred share of evaluations (mean): " + ", ".join(f"{m} {v:.0%}" for m, v in shares.items()))
-    lines.append("Bred share of ensemble weight (mean): " + ", ".join(f"{m} {v:.0%}" for m, v in weights.items()))
+    lines.append(
+        "Bred share of evaluations (mean): " + ", ".join(f"{m} {v:.0%}" for m, v in shares.items())
+    )
+    lines.append(
+        "Bred share of ensemble weight (mean): "
+        + ", ".join(f"{m} {v:.0%}" for m, v in weights.items())
+    )
     return "\n".join(lines)
 
 

@@ -46,8 +46,15 @@ def make_context(path: Path, seed: int, cv: int):
     encoder = TabularEncoder().fit(X)
     codes, classes = encode_target(y, "classification")
     task = "binary" if len(classes) == 2 else "multiclass"
-    data = Dataset(encoder.transform(X), codes, task, encoder.categorical_mask, make_folds(codes, task, cv, seed),
-                   len(classes), None)
+    data = Dataset(
+        encoder.transform(X),
+        codes,
+        task,
+        encoder.categorical_mask,
+        make_folds(codes, task, cv, seed),
+        len(classes),
+        None,
+    )
     space = load_space("fast").for_task(task)
     return EvalContext(data, get_metric(None, task, classes), space, n_threads=1, device="cpu")
 
@@ -83,7 +90,9 @@ def measure(kind: str, n_workers: int, ctx, candidates) -> dict:
     backend = make_backend(kind, n_workers)
     backend.start(ctx)
     try:
-        feed(backend, candidates[:backend.capacity])  # warm-up: imports and first fits on every worker
+        feed(
+            backend, candidates[: backend.capacity]
+        )  # warm-up: imports and first fits on every worker
         started = time.perf_counter()
         records = feed(backend, candidates)
         wall = time.perf_counter() - started
@@ -91,10 +100,16 @@ def measure(kind: str, n_workers: int, ctx, candidates) -> dict:
         backend.shutdown()
     busy = sum(r.wall_time for r in records)
     statuses = Counter(r.status.value for r in records)
-    return {"backend": kind, "workers": n_workers, "evaluations": len(records),
-            "not_ok": ",".join(f"{k}={v}" for k, v in sorted(statuses.items()) if k != "ok") or "-",
-            "wall_s": wall, "evals_per_min": 60 * len(records) / wall,
-            "utilisation": busy / (n_workers * wall), "s_per_eval": busy / max(1, len(records))}
+    return {
+        "backend": kind,
+        "workers": n_workers,
+        "evaluations": len(records),
+        "not_ok": ",".join(f"{k}={v}" for k, v in sorted(statuses.items()) if k != "ok") or "-",
+        "wall_s": wall,
+        "evals_per_min": 60 * len(records) / wall,
+        "utilisation": busy / (n_workers * wall),
+        "s_per_eval": busy / max(1, len(records)),
+    }
 
 
 def _spin(seconds_of_work: int) -> float:
@@ -134,16 +149,27 @@ def warm_up(backend, engine) -> None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="CSV with a 'target' column")
-    parser.add_argument("--candidates", type=int, default=40, help="evaluations per backend and sweep")
-    parser.add_argument("--repeats", type=int, default=3, help="sweeps over the backends; medians are reported")
+    parser.add_argument(
+        "data", nargs="?", type=Path, default=DEFAULT_DATA, help="CSV with a 'target' column"
+    )
+    parser.add_argument(
+        "--candidates", type=int, default=40, help="evaluations per backend and sweep"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="sweeps over the backends; medians are reported"
+    )
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--configs", default="local:2,dask:1,dask:2",
-                        help="comma-separated backend:workers (default: local:2,dask:1,dask:2)")
+    parser.add_argument(
+        "--configs",
+        default="local:2,dask:1,dask:2",
+        help="comma-separated backend:workers (default: local:2,dask:1,dask:2)",
+    )
     args = parser.parse_args()
     if not args.data.is_file():
-        parser.error(f"dataset {str(args.data)!r} does not exist; give its path as the first argument")
+        parser.error(
+            f"dataset {str(args.data)!r} does not exist; give its path as the first argument"
+        )
 
     ctx = make_context(args.data, args.seed, args.cv)
     candidates = fixed_workload(ctx, args.candidates, args.seed)
@@ -153,16 +179,21 @@ def main():
         for spec in args.configs.split(","):
             kind, workers = spec.split(":")
             rows.append({"repeat": repeat, **measure(kind, int(workers), ctx, candidates)})
-            print(f"  sweep {repeat + 1}, {spec}: {rows[-1]['evaluations']} evaluations in "
-                  f"{rows[-1]['wall_s']:.1f} s", flush=True)
+            print(
+                f"  sweep {repeat + 1}, {spec}: {rows[-1]['evaluations']} evaluations in "
+                f"{rows[-1]['wall_s']:.1f} s",
+                flush=True,
+            )
     scaling.append(cpu_scaling())
     report(args, pd.DataFrame(rows), scaling, load)
 
 
 def report(args, table, scaling, load) -> None:
-    print(f"\n{args.data.name}: {args.candidates} candidates (space 'fast', fixed seed) per backend, cv={args.cv}, "
-          f"{args.repeats} sweep(s); {os.cpu_count()} cores, load average {load:.2f} at start, "
-          f"{os.getloadavg()[0]:.2f} at end")
+    print(
+        f"\n{args.data.name}: {args.candidates} candidates (space 'fast', fixed seed) per backend, cv={args.cv}, "
+        f"{args.repeats} sweep(s); {os.cpu_count()} cores, load average {load:.2f} at start, "
+        f"{os.getloadavg()[0]:.2f} at end"
+    )
     with pd.option_context("display.width", 140, "display.float_format", "{:.2f}".format):
         print(table.to_string(index=False))
         numbers = ["wall_s", "evals_per_min", "utilisation", "s_per_eval"]
@@ -172,10 +203,15 @@ def report(args, table, scaling, load) -> None:
     one = medians[(medians.backend == "dask") & (medians.workers == 1)]
     two = medians[(medians.backend == "dask") & (medians.workers == 2)]
     if len(one) and len(two):
-        print(f"\nDask 2 workers / 1 worker, evaluations per minute (medians): "
-              f"{two.evals_per_min.iloc[0] / one.evals_per_min.iloc[0]:.2f}x")
-    print("CPU work done by 2 processes at once / by 1 process, before each sweep and at the end: "
-          + ", ".join(f"{x:.2f}x" for x in scaling) + " (2.00x on 2 idle cores: the bound on a 2-worker speed-up)")
+        print(
+            f"\nDask 2 workers / 1 worker, evaluations per minute (medians): "
+            f"{two.evals_per_min.iloc[0] / one.evals_per_min.iloc[0]:.2f}x"
+        )
+    print(
+        "CPU work done by 2 processes at once / by 1 process, before each sweep and at the end: "
+        + ", ".join(f"{x:.2f}x" for x in scaling)
+        + " (2.00x on 2 idle cores: the bound on a 2-worker speed-up)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,9 +38,11 @@ def gpu_or_exit(cpu_only: bool) -> dict:
     if cpu_only:
         return {"xgboost": False, "lightgbm": False}
     if not gpu_available():
-        print("benchmarks/gpu.py: no usable NVIDIA GPU on this machine (no CUDA driver or visible device, or "
-              "XGBoost could not train on it). Run it on a GPU machine, or pass --cpu-only to time the CPU half.",
-              file=sys.stderr)
+        print(
+            "benchmarks/gpu.py: no usable NVIDIA GPU on this machine (no CUDA driver or visible device, or "
+            "XGBoost could not train on it). Run it on a GPU machine, or pass --cpu-only to time the CPU half.",
+            file=sys.stderr,
+        )
         sys.exit(2)
     return {"xgboost": True, "lightgbm": lightgbm_gpu_available()}
 
@@ -59,12 +61,21 @@ def replicated_context(path: Path, rows: int, seed: int, cv: int):
     encoder = TabularEncoder().fit(X)
     Xe = encoder.transform(X)
     numeric = ~np.asarray(encoder.categorical_mask, dtype=bool)
-    Xe[:, numeric] += rng.normal(scale=1e-6, size=(rows, int(numeric.sum()))) * np.nanstd(Xe[:, numeric], axis=0)
+    Xe[:, numeric] += rng.normal(scale=1e-6, size=(rows, int(numeric.sum()))) * np.nanstd(
+        Xe[:, numeric], axis=0
+    )
     regression = y.nunique() > 20
     codes, classes = encode_target(y, "regression" if regression else "classification")
     task = "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
-    data = Dataset(Xe, codes, task, encoder.categorical_mask, make_folds(codes, task, cv, seed),
-                   0 if classes is None else len(classes), None)
+    data = Dataset(
+        Xe,
+        codes,
+        task,
+        encoder.categorical_mask,
+        make_folds(codes, task, cv, seed),
+        0 if classes is None else len(classes),
+        None,
+    )
     return EvalContext(data, get_metric(None, task, classes), load_space("fast").for_task(task))
 
 
@@ -91,23 +102,40 @@ def time_device(base_ctx, args, learner: str, device: str) -> dict:
         records.append(evaluate(candidate, ctx))
     wall = time.perf_counter() - started
     failed = [r for r in records if not r.ok]
-    return {"learner": learner, "device": device, "threads": threads, "evaluations": len(records),
-            "failed": len(failed), "s_per_eval": wall / len(records), "evals_per_min": 60 * len(records) / wall,
-            "mean_score": float(np.nanmean([r.score for r in records])) if len(failed) < len(records) else np.nan,
-            "first_error": failed[0].error.splitlines()[0] if failed else ""}
+    return {
+        "learner": learner,
+        "device": device,
+        "threads": threads,
+        "evaluations": len(records),
+        "failed": len(failed),
+        "s_per_eval": wall / len(records),
+        "evals_per_min": 60 * len(records) / wall,
+        "mean_score": float(np.nanmean([r.score for r in records]))
+        if len(failed) < len(records)
+        else np.nan,
+        "first_error": failed[0].error.splitlines()[0] if failed else "",
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA, help="CSV with a 'target' column")
+    parser.add_argument(
+        "data", nargs="?", type=Path, default=DEFAULT_DATA, help="CSV with a 'target' column"
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--candidates", type=int, default=3, help="candidates per learner and device")
+    parser.add_argument(
+        "--candidates", type=int, default=3, help="candidates per learner and device"
+    )
     parser.add_argument("--cv", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cpu-only", action="store_true", help="time only the CPU half (no GPU needed)")
+    parser.add_argument(
+        "--cpu-only", action="store_true", help="time only the CPU half (no GPU needed)"
+    )
     args = parser.parse_args()
     if not args.data.is_file():
-        parser.error(f"dataset {str(args.data)!r} does not exist; give its path as the first argument")
+        parser.error(
+            f"dataset {str(args.data)!r} does not exist; give its path as the first argument"
+        )
     usable = gpu_or_exit(args.cpu_only)
     base_ctx = replicated_context(args.data, args.rows, args.seed, args.cv)
 
@@ -118,17 +146,24 @@ def main():
                 print(f"  {learner} on cuda: skipped (no GPU learner usable here)", flush=True)
                 continue
             rows.append(time_device(base_ctx, args, learner, device))
-            print(f"  {learner} on {device}: {rows[-1]['s_per_eval']:.1f} s per evaluation", flush=True)
+            print(
+                f"  {learner} on {device}: {rows[-1]['s_per_eval']:.1f} s per evaluation",
+                flush=True,
+            )
     table = pd.DataFrame(rows)
-    print(f"\n{args.data.name} replicated to {args.rows:,} rows, cv={args.cv}, {args.candidates} candidates each, "
-          f"{os.cpu_count()} cores")
+    print(
+        f"\n{args.data.name} replicated to {args.rows:,} rows, cv={args.cv}, {args.candidates} candidates each, "
+        f"{os.cpu_count()} cores"
+    )
     with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
         print(table.to_string(index=False))
     for learner in ("xgboost", "lightgbm"):
         part = table[table.learner == learner].set_index("device")
         if {"cpu", "cuda"} <= set(part.index):
-            print(f"{learner}: GPU {part.loc['cuda', 'evals_per_min'] / part.loc['cpu', 'evals_per_min']:.2f}x "
-                  "the evaluations per minute of the CPU")
+            print(
+                f"{learner}: GPU {part.loc['cuda', 'evals_per_min'] / part.loc['cpu', 'evals_per_min']:.2f}x "
+                "the evaluations per minute of the CPU"
+            )
 
 
 if __name__ == "__main__":

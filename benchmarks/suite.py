@@ -45,8 +45,15 @@ PEERS = {
 }
 PEER_NAMES = ("LightGBM", "TPOT", "FLAML", "AutoGluon")
 # AutoGluon 1.6.3 best_quality at 300 s, 2 cores, seed 0, as recorded in BENCHMARKS.md (seven datasets)
-AUTOGLUON_BEST_300 = {"car": 0.0089, "vehicle": 0.4250, "wine_quality_white": 0.7540, "phoneme": 0.9680,
-                      "churn": 0.9297, "satimage": 0.2188, "197_cpu_act": 2.126}
+AUTOGLUON_BEST_300 = {
+    "car": 0.0089,
+    "vehicle": 0.4250,
+    "wine_quality_white": 0.7540,
+    "phoneme": 0.9680,
+    "churn": 0.9297,
+    "satimage": 0.2188,
+    "197_cpu_act": 2.126,
+}
 #: operators of bred candidates (the rest are seeds, immigrants and random samples)
 BRED = {"perturb", "tpe", "crossover", "step", "swap"}
 
@@ -54,7 +61,13 @@ BRED = {"perturb", "tpe", "crossover", "step", "swap"}
 def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) -> dict:
     """Fit and score evoens on one dataset (called in a child process)."""
     import pandas as pd
-    from sklearn.metrics import accuracy_score, log_loss, r2_score, roc_auc_score, root_mean_squared_error
+    from sklearn.metrics import (
+        accuracy_score,
+        log_loss,
+        r2_score,
+        roc_auc_score,
+        root_mean_squared_error,
+    )
     from sklearn.model_selection import train_test_split
 
     from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor
@@ -64,8 +77,9 @@ def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) ->
     frame = pd.read_csv(data_dir / info["file"])
     X, y = frame.drop(columns=info["target"]), frame[info["target"]]
     classification = info["task"] != "regression"
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed,
-                                              stratify=y if classification else None)
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=0.25, random_state=seed, stratify=y if classification else None
+    )
     cls = EvoEnsembleClassifier if classification else EvoEnsembleRegressor
     model = cls(time_budget=budget, n_jobs=n_jobs, random_state=seed)
     start = time.time()
@@ -89,14 +103,26 @@ def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) ->
     bred = board.operator.isin(BRED)
     weight = board.ensemble_weight.sum()
     return {
-        "bred_share": float(bred.mean()), "generations": int(board.generation.max()) + 1,
-        "bred_weight": float(board.loc[bred, "ensemble_weight"].sum() / weight) if weight > 0 else 0.0,
-        "dataset": name, "task": info["task"], "metric": float(metric), "side_metric": float(side),
-        "fit_s": fit_s, "fit_predict_s": total_s, "budget_s": budget,
-        "predict_s": predict_s, "test_rows": len(X_te), "predict_s_per_1k": 1000 * predict_s / len(X_te),
+        "bred_share": float(bred.mean()),
+        "generations": int(board.generation.max()) + 1,
+        "bred_weight": float(board.loc[bred, "ensemble_weight"].sum() / weight)
+        if weight > 0
+        else 0.0,
+        "dataset": name,
+        "task": info["task"],
+        "metric": float(metric),
+        "side_metric": float(side),
+        "fit_s": fit_s,
+        "fit_predict_s": total_s,
+        "budget_s": budget,
+        "predict_s": predict_s,
+        "test_rows": len(X_te),
+        "predict_s_per_1k": 1000 * predict_s / len(X_te),
         "predict_over_budget": predict_s / budget,
-        "evaluations": int(len(board)), "failures": int((board.status != "ok").sum()),
-        "ensemble": model.ensemble_.kind, "members": len(model.ensemble_.members),
+        "evaluations": int(len(board)),
+        "failures": int((board.status != "ok").sum()),
+        "ensemble": model.ensemble_.kind,
+        "members": len(model.ensemble_.members),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
@@ -117,7 +143,7 @@ def _rank(values, higher_better):
         j = i
         while j + 1 < len(arr) and key[order[j + 1]] == key[order[i]]:
             j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
         i = j + 1
     return ranks
 
@@ -127,44 +153,84 @@ def _display(value, task):
 
 
 def summarise(results: list[dict]) -> str:
-    lines = ["| dataset | metric | evoens | " + " | ".join(PEER_NAMES) + " | evoens rank | fit / budget |",
-             "|---|---|---|" + "---|" * len(PEER_NAMES) + "---|---|"]
+    lines = [
+        "| dataset | metric | evoens | "
+        + " | ".join(PEER_NAMES)
+        + " | evoens rank | fit / budget |",
+        "|---|---|---|" + "---|" * len(PEER_NAMES) + "---|---|",
+    ]
     all_ranks, ratios = [], []
     for r in results:
         peers = PEERS[r["dataset"]]
         ours = _display(r["metric"], r["task"]) if r.get("metric") is not None else None
         failed = ours is None
-        values = [(-np.inf if _higher_is_better(r["task"]) else np.inf) if failed else ours, *peers]
+        values = [
+            (-np.inf if _higher_is_better(r["task"]) else np.inf) if failed else ours,
+            *peers,
+        ]
         ranks = _rank(values, _higher_is_better(r["task"]))
         if failed:
             ranks[0] = len(values)
         all_ranks.append(ranks)
         ratio = r.get("fit_s", float("nan")) / r["budget_s"]
         ratios.append(ratio)
-        arrow = "AUC ↑" if r["task"] == "binary" else ("log loss ↓" if r["task"] == "multiclass" else "RMSE ↓")
+        arrow = (
+            "AUC ↑"
+            if r["task"] == "binary"
+            else ("log loss ↓" if r["task"] == "multiclass" else "RMSE ↓")
+        )
         cells = " | ".join(f"{p:.4g}" for p in peers)
-        lines.append(f"| {r['dataset']} | {arrow} | {'FAILED' if failed else f'{ours:.4g}'} | {cells} | "
-                     f"{ranks[0]:.1f} | {ratio:.3f} |")
+        lines.append(
+            f"| {r['dataset']} | {arrow} | {'FAILED' if failed else f'{ours:.4g}'} | {cells} | "
+            f"{ranks[0]:.1f} | {ratio:.3f} |"
+        )
     mean = np.mean(all_ranks, axis=0)
     lines.append("")
-    lines.append("Mean rank (lower is better): " + ", ".join(
-        f"{n} {m:.2f}" for n, m in sorted(zip(("evoens", *PEER_NAMES), mean), key=lambda t: t[1])))
+    lines.append(
+        "Mean rank (lower is better): "
+        + ", ".join(
+            f"{n} {m:.2f}"
+            for n, m in sorted(zip(("evoens", *PEER_NAMES), mean), key=lambda t: t[1])
+        )
+    )
     wins = sum(rk[0] == min(rk) for rk in all_ranks)
-    lines.append(f"evoens best or tied best on {wins} of {len(all_ranks)} datasets; "
-                 f"beats LightGBM default on {sum(rk[0] < rk[1] for rk in all_ranks)}, "
-                 f"ties it on {sum(rk[0] == rk[1] for rk in all_ranks)}.")
-    lines.append(f"fit wall time / budget: median {np.nanmedian(ratios):.3f}, max {np.nanmax(ratios):.3f}")
-    versus = [(r, AUTOGLUON_BEST_300[r["dataset"]]) for r in results
-              if r.get("metric") is not None and r["dataset"] in AUTOGLUON_BEST_300 and r["budget_s"] >= 300]
+    lines.append(
+        f"evoens best or tied best on {wins} of {len(all_ranks)} datasets; "
+        f"beats LightGBM default on {sum(rk[0] < rk[1] for rk in all_ranks)}, "
+        f"ties it on {sum(rk[0] == rk[1] for rk in all_ranks)}."
+    )
+    lines.append(
+        f"fit wall time / budget: median {np.nanmedian(ratios):.3f}, max {np.nanmax(ratios):.3f}"
+    )
+    versus = [
+        (r, AUTOGLUON_BEST_300[r["dataset"]])
+        for r in results
+        if r.get("metric") is not None
+        and r["dataset"] in AUTOGLUON_BEST_300
+        and r["budget_s"] >= 300
+    ]
     if versus:
-        better = sum((r["metric"] > ag) if _higher_is_better(r["task"]) else (r["metric"] < ag) for r, ag in versus)
-        lines.append(f"against AutoGluon best_quality at 300 s: evoens better on {better} of {len(versus)} "
-                     "(" + ", ".join(f"{r['dataset']} {_display(r['metric'], r['task']):.4g} vs {ag:.4g}"
-                                     for r, ag in versus) + ")")
-    predict = [r["predict_over_budget"] for r in results if r.get("predict_over_budget") is not None]
+        better = sum(
+            (r["metric"] > ag) if _higher_is_better(r["task"]) else (r["metric"] < ag)
+            for r, ag in versus
+        )
+        lines.append(
+            f"against AutoGluon best_quality at 300 s: evoens better on {better} of {len(versus)} "
+            "("
+            + ", ".join(
+                f"{r['dataset']} {_display(r['metric'], r['task']):.4g} vs {ag:.4g}"
+                for r, ag in versus
+            )
+            + ")"
+        )
+    predict = [
+        r["predict_over_budget"] for r in results if r.get("predict_over_budget") is not None
+    ]
     if predict:
-        lines.append(f"predict time on the test part / budget: median {np.median(predict):.4f}, "
-                     f"max {np.max(predict):.4f} (target <= 0.05)")
+        lines.append(
+            f"predict time on the test part / budget: median {np.median(predict):.4f}, "
+            f"max {np.max(predict):.4f} (target <= 0.05)"
+        )
     return "\n".join(lines)
 
 
@@ -182,25 +248,48 @@ def main(argv=None):
         print(json.dumps(run_one(args.one, args.data_dir, args.budget, args.seed, args.n_jobs)))
         return
     if not (args.data_dir / "manifest.json").is_file():
-        sys.exit(f"no manifest.json in {args.data_dir}; pass --data-dir pointing at the PMLB datasets")
+        sys.exit(
+            f"no manifest.json in {args.data_dir}; pass --data-dir pointing at the PMLB datasets"
+        )
     results = []
     for name in args.datasets:
-        cmd = [sys.executable, __file__, "--one", name, "--data-dir", str(args.data_dir), "--budget",
-               str(args.budget), "--seed", str(args.seed), "--n-jobs", str(args.n_jobs)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            name,
+            "--data-dir",
+            str(args.data_dir),
+            "--budget",
+            str(args.budget),
+            "--seed",
+            str(args.seed),
+            "--n-jobs",
+            str(args.n_jobs),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{name}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
-            results.append({"dataset": name, "task": _task_of(args.data_dir, name), "metric": None,
-                            "budget_s": args.budget})
+            results.append(
+                {
+                    "dataset": name,
+                    "task": _task_of(args.data_dir, name),
+                    "metric": None,
+                    "budget_s": args.budget,
+                }
+            )
             continue
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         results.append(result)
-        print(f"{name:20s} {result['metric']:.5g}  fit {result['fit_s']:.1f}s  evals {result['evaluations']}  "
-              f"failures {result['failures']}  {result['ensemble']}({result['members']})  "
-              f"bred {result['bred_share']:.0%} of evals, {result['bred_weight']:.0%} of weight  "
-              f"predict {result['predict_s']:.2f}s ({result['predict_s_per_1k']:.3f}s/1k rows, "
-              f"{result['predict_over_budget']:.3f} of budget)  "
-              f"rss {result['peak_rss_mb']:.0f}/{result['peak_child_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"{name:20s} {result['metric']:.5g}  fit {result['fit_s']:.1f}s  evals {result['evaluations']}  "
+            f"failures {result['failures']}  {result['ensemble']}({result['members']})  "
+            f"bred {result['bred_share']:.0%} of evals, {result['bred_weight']:.0%} of weight  "
+            f"predict {result['predict_s']:.2f}s ({result['predict_s_per_1k']:.3f}s/1k rows, "
+            f"{result['predict_over_budget']:.3f} of budget)  "
+            f"rss {result['peak_rss_mb']:.0f}/{result['peak_child_rss_mb']:.0f} MB",
+            flush=True,
+        )
     print()
     print(summarise(results))
     if args.output:
@@ -208,7 +297,9 @@ def main(argv=None):
 
 
 def _task_of(data_dir, name):
-    return {d["name"]: d["task"] for d in json.loads((data_dir / "manifest.json").read_text())}[name]
+    return {d["name"]: d["task"] for d in json.loads((data_dir / "manifest.json").read_text())}[
+        name
+    ]
 
 
 if __name__ == "__main__":

@@ -69,8 +69,11 @@ class Budget:
 
     @classmethod
     def starting_now(cls, seconds=None, max_eval_time=None) -> Budget:
-        return cls(None if seconds is None else float(seconds), time.time(),
-                   None if max_eval_time is None else float(max_eval_time))
+        return cls(
+            None if seconds is None else float(seconds),
+            time.time(),
+            None if max_eval_time is None else float(max_eval_time),
+        )
 
     @property
     def end(self) -> float | None:
@@ -97,8 +100,11 @@ class Budget:
 
     def eval_deadline(self, now: float) -> float | None:
         """The deadline of an evaluation submitted at ``now``: its cap, or the search's end."""
-        limits = [t for t in (self.search_end, None if self.eval_time is None else now + self.eval_time)
-                  if t is not None]
+        limits = [
+            t
+            for t in (self.search_end, None if self.eval_time is None else now + self.eval_time)
+            if t is not None
+        ]
         return min(limits) if limits else None
 
     def search_over(self, now: float) -> bool:
@@ -119,7 +125,9 @@ class Budget:
         return now + REFIT_SHARE * max(0.0, self.refit_deadline - now) / max(1, members_left)
 
 
-def fold_deadline(deadline: float | None, folds_left: int, now: float | None = None) -> float | None:
+def fold_deadline(
+    deadline: float | None, folds_left: int, now: float | None = None
+) -> float | None:
     """When a fold should stop growing: its share of the evaluation's time left."""
     if deadline is None:
         return None

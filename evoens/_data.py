@@ -26,8 +26,15 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from .exceptions import InvalidInputError, InvalidTypeError
 
-__all__ = ["TabularEncoder", "encode_target", "Dataset", "make_folds", "integer_coded_mask", "check_2d",
-           "check_sample_weight"]
+__all__ = [
+    "TabularEncoder",
+    "encode_target",
+    "Dataset",
+    "make_folds",
+    "integer_coded_mask",
+    "check_2d",
+    "check_sample_weight",
+]
 
 
 def _as_frame(X) -> pd.DataFrame:
@@ -36,7 +43,9 @@ def _as_frame(X) -> pd.DataFrame:
     if hasattr(X, "__dataframe__") or hasattr(X, "to_pandas"):
         return X.to_pandas() if hasattr(X, "to_pandas") else pd.api.interchange.from_dataframe(X)
     if hasattr(X, "toarray"):
-        raise InvalidInputError("X: sparse matrices are not supported; pass a dense array or a DataFrame")
+        raise InvalidInputError(
+            "X: sparse matrices are not supported; pass a dense array or a DataFrame"
+        )
     arr = np.asarray(X)
     if arr.ndim == 1:
         raise InvalidInputError(
@@ -45,7 +54,9 @@ def _as_frame(X) -> pd.DataFrame:
             "or array.reshape(1, -1) if it contains a single sample."
         )
     if arr.ndim != 2:
-        raise InvalidInputError(f"X must be 2-dimensional; got an array with {arr.ndim} dimensions")
+        raise InvalidInputError(
+            f"X must be 2-dimensional; got an array with {arr.ndim} dimensions"
+        )
     return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
 
 
@@ -64,14 +75,21 @@ def _column_kind(name, s: pd.Series) -> str:
             f"X column {name!r} has unsupported dtype {dtype}; convert dates to numbers "
             "(e.g. day of year, seconds since an epoch) before fitting"
         )
-    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+    if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
         values = s.dropna()
-        if len(values) and values.map(lambda v: isinstance(v, (bytes, dict, list, set, tuple))).any():
+        if (
+            len(values)
+            and values.map(lambda v: isinstance(v, (bytes, dict, list, set, tuple))).any()
+        ):
             raise InvalidTypeError(
                 f"argument must be a string or a number: X column {name!r} holds containers or bytes"
             )
         numeric = pd.to_numeric(values, errors="coerce")
-        if len(values) and numeric.notna().all() and not values.map(lambda v: isinstance(v, str)).any():
+        if (
+            len(values)
+            and numeric.notna().all()
+            and not values.map(lambda v: isinstance(v, str)).any()
+        ):
             return "numeric"
         return "categorical"
     raise InvalidInputError(f"X column {name!r} has unsupported dtype {dtype}")
@@ -92,7 +110,9 @@ class TabularEncoder:
     def fit(self, X) -> "TabularEncoder":
         frame = _as_frame(X)
         if frame.shape[0] == 0:
-            raise InvalidInputError(f"X is empty: 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required.")
+            raise InvalidInputError(
+                f"X is empty: 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required."
+            )
         if frame.shape[1] == 0:
             raise InvalidInputError(
                 f"X has 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required."
@@ -119,14 +139,18 @@ class TabularEncoder:
             )
         out = np.empty((frame.shape[0], len(self.columns)), dtype=np.float64)
         for j, (c, kind) in enumerate(zip(self.columns, self.kinds)):
-            s = frame.iloc[:, j]  # by position, as scikit-learn: names were checked by the estimator
+            s = frame.iloc[
+                :, j
+            ]  # by position, as scikit-learn: names were checked by the estimator
             if kind == "categorical":
                 out[:, j] = _encode_categories(s, self.categories[c])
             else:
                 try:
                     out[:, j] = _encode_numbers(s)
                 except (TypeError, ValueError) as exc:
-                    raise InvalidInputError(f"X column {c!r} must be numeric, as it was at fit: {exc}") from None
+                    raise InvalidInputError(
+                        f"X column {c!r} must be numeric, as it was at fit: {exc}"
+                    ) from None
         return out
 
 
@@ -187,18 +211,26 @@ def _encode_categories(s: pd.Series, categories: list) -> np.ndarray:
         lookup.setdefault(_category_key(category), code)
     codes, uniques = pd.factorize(s)
     by_unique = [lookup.get(_category_key(u), np.nan) for u in uniques]
-    return np.asarray(by_unique + [np.nan], dtype=np.float64)[codes]  # code -1 (missing) picks the NaN
+    return np.asarray(by_unique + [np.nan], dtype=np.float64)[
+        codes
+    ]  # code -1 (missing) picks the NaN
 
 
 def _encode_numbers(s: pd.Series) -> np.ndarray:
     """A numeric column as floats; text ``"True"``/``"False"`` (any case) reads as 1 and 0."""
     dtype = s.dtype
-    if not (dtype == object or isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype)):
+    if not (
+        pd.api.types.is_object_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_string_dtype(dtype)
+    ):
         return pd.to_numeric(s, errors="raise").astype("float64").to_numpy(na_value=np.nan)
     codes, uniques = pd.factorize(s)
     values = [_BOOL_TEXT.get(u.lower(), u) if isinstance(u, str) else u for u in uniques]
     parsed = pd.to_numeric(pd.Series(values, dtype=object), errors="raise").astype("float64")
-    return np.append(parsed.to_numpy(na_value=np.nan), np.nan)[codes]  # code -1 (missing) picks the NaN
+    return np.append(parsed.to_numpy(na_value=np.nan), np.nan)[
+        codes
+    ]  # code -1 (missing) picks the NaN
 
 
 _BOOL_TEXT = {"true": 1.0, "false": 0.0}
@@ -226,14 +258,18 @@ def encode_target(y, task: str):
         try:
             values = arr.astype(np.float64)
         except (TypeError, ValueError):
-            raise InvalidInputError("y must be numeric for regression; got non-numeric values") from None
+            raise InvalidInputError(
+                "y must be numeric for regression; got non-numeric values"
+            ) from None
         _check_finite_target(values)
         return values, None
     missing = pd.isna(pd.Series(arr)).to_numpy()
     if missing.all():
         raise InvalidInputError("y is all NaN: every target value is missing")
     if missing.any():
-        raise InvalidInputError(f"y contains {int(missing.sum())} missing (NaN) values; drop or impute those rows")
+        raise InvalidInputError(
+            f"y contains {int(missing.sum())} missing (NaN) values; drop or impute those rows"
+        )
     if arr.dtype.kind == "f":
         _check_finite_target(arr)
         if not np.all(arr == np.round(arr)):
@@ -254,7 +290,9 @@ def _check_finite_target(values: np.ndarray) -> None:
         raise InvalidInputError("y is all NaN: every target value is missing")
     n_bad = int((~np.isfinite(values)).sum())
     if n_bad:
-        raise InvalidInputError(f"y contains {n_bad} NaN or infinite values; drop or fix those rows")
+        raise InvalidInputError(
+            f"y contains {n_bad} NaN or infinite values; drop or fix those rows"
+        )
 
 
 def _data_conversion_warning():
@@ -286,8 +324,9 @@ def check_sample_weight(sample_weight, n_rows: int, y_codes=None) -> np.ndarray 
     if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
         raise InvalidInputError("sample_weight must be finite, non-negative and not all zero")
     if y_codes is not None and len(np.unique(y_codes[w > 0])) < 2:
-        raise InvalidInputError("only 1 class has non-zero sample_weight; "
-                                "a classifier needs at least 2 classes")
+        raise InvalidInputError(
+            "only 1 class has non-zero sample_weight; a classifier needs at least 2 classes"
+        )
     return w
 
 
@@ -300,13 +339,17 @@ def auto_folds(n_rows: int) -> int:
     return 8 if n_rows < 10_000 else 5
 
 
-def make_folds(y: np.ndarray, task: str, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def make_folds(
+    y: np.ndarray, task: str, n_splits: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """The run's fixed CV folds (stratified for classification), as index arrays."""
     n = len(y)
     if task == "regression":
         k = min(n_splits, n)
         if k < 2:
-            raise InvalidInputError(f"need at least 2 samples for cross-validation; got n_samples={n}")
+            raise InvalidInputError(
+                f"need at least 2 samples for cross-validation; got n_samples={n}"
+            )
         splitter = KFold(n_splits=k, shuffle=True, random_state=seed)
     else:
         largest = int(np.bincount(y).max())
@@ -318,10 +361,14 @@ def make_folds(y: np.ndarray, task: str, n_splits: int, seed: int) -> list[tuple
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "least populated class" is expected here
-        return [(tr.astype(np.int64), te.astype(np.int64)) for tr, te in splitter.split(np.zeros(n), y)]
+        return [
+            (tr.astype(np.int64), te.astype(np.int64)) for tr, te in splitter.split(np.zeros(n), y)
+        ]
 
 
-def integer_coded_mask(X: np.ndarray, categorical_mask: np.ndarray, max_values: int = 10) -> np.ndarray:
+def integer_coded_mask(
+    X: np.ndarray, categorical_mask: np.ndarray, max_values: int = 10
+) -> np.ndarray:
     """Numeric columns that look like integer-coded categories: 3 to ``max_values`` integer values.
 
     Trees use them as numbers; learners that one-hot encode categories expand

@@ -17,10 +17,21 @@ import time
 
 from .exceptions import DeadlineExceeded
 
-__all__ = ["deadline_scope", "fold_scope", "check_deadline", "should_stop", "time_left", "fold_time_left"]
+__all__ = [
+    "deadline_scope",
+    "fold_scope",
+    "check_deadline",
+    "should_stop",
+    "time_left",
+    "fold_time_left",
+]
 
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("evoens_deadline", default=None)
-_FOLD_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("evoens_fold_deadline", default=None)
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "evoens_deadline", default=None
+)
+_FOLD_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "evoens_fold_deadline", default=None
+)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,11 @@ _EPS = 1e-15
 
 def default_scoring(task: str) -> str:
     """The AutoML Benchmark's metric for each task."""
-    return {"binary": "roc_auc", "multiclass": "neg_log_loss", "regression": "neg_root_mean_squared_error"}[task]
+    return {
+        "binary": "roc_auc",
+        "multiclass": "neg_log_loss",
+        "regression": "neg_root_mean_squared_error",
+    }[task]
 
 
 def _labels(pred):
@@ -157,7 +161,9 @@ class Metric:
         elif callable(scoring):
             self._scorer = scoring
         else:
-            raise InvalidInputError(f"scoring must be a string, a callable or None; got {scoring!r}")
+            raise InvalidInputError(
+                f"scoring must be a string, a callable or None; got {scoring!r}"
+            )
 
     def __call__(self, y, pred, sample_weight=None) -> float:
         if self._fast is not None:

@@ -80,6 +80,7 @@ def _cached(name, compute):
 
 # -- detection ---------------------------------------------------------------
 
+
 def _cuda_device_count() -> int:
     """CUDA devices visible to this process per the driver API; 0 without a driver.
 
@@ -137,8 +138,12 @@ def _lightgbm_opencl_device() -> str:
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
-            params = {"device_type": "gpu", "objective": "binary", "verbosity": 1,
-                      "num_threads": 1}
+            params = {
+                "device_type": "gpu",
+                "objective": "binary",
+                "verbosity": 1,
+                "num_threads": 1,
+            }
             lgb.train(params, data, 1)
     except lgb.basic.LightGBMError:
         return ""
@@ -152,6 +157,7 @@ def lightgbm_gpu_available() -> bool:
     An OpenCL device is not necessarily a GPU (POCL and Intel's runtime
     offer the CPU), so only an NVIDIA device counts.
     """
+
     def compute():
         if _cuda_device_count() == 0:
             return False
@@ -162,11 +168,16 @@ def lightgbm_gpu_available() -> bool:
 
 def probe() -> dict:
     """What this process can use; run on each Dask worker through ``client.run``."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "cuda": gpu_available(),
-            "lightgbm_gpu": lightgbm_gpu_available() if gpu_available() else False}
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "cuda": gpu_available(),
+        "lightgbm_gpu": lightgbm_gpu_available() if gpu_available() else False,
+    }
 
 
 # -- each library's parameters for a decided device ------------------------------------
+
 
 def xgboost_params(device: str) -> dict:
     """XGBoost's parameters for a decided device, ``"cpu"`` or ``"cuda"``.
@@ -188,6 +199,7 @@ def lightgbm_params(device: str) -> dict:
 
 
 # -- the run's plan, and its resolution on each process -----------------------------------
+
 
 @dataclass(frozen=True)
 class ResolvedDevices:
@@ -256,15 +268,20 @@ class DevicePlan:
                 return ResolvedDevices()
             return ResolvedDevices(tuple((lib, "cpu") for lib in libraries), _no_gpu_here())
         # XGBoost trains wherever CUDA does; LightGBM's OpenCL learner needs its own check
-        return ResolvedDevices(tuple(
-            (lib, "cuda" if lib != "lightgbm" or lightgbm_gpu_available() else "cpu")
-            for lib in libraries))
+        return ResolvedDevices(
+            tuple(
+                (lib, "cuda" if lib != "lightgbm" or lightgbm_gpu_available() else "cpu")
+                for lib in libraries
+            )
+        )
 
 
 def _no_gpu_here() -> str:
-    return (f"device='cuda' but {socket.gethostname()} (pid {os.getpid()}) has no usable "
-            "NVIDIA GPU (no CUDA driver, no visible device, or XGBoost could not train on it); "
-            "use device='auto' or 'cpu'")
+    return (
+        f"device='cuda' but {socket.gethostname()} (pid {os.getpid()}) has no usable "
+        "NVIDIA GPU (no CUDA driver, no visible device, or XGBoost could not train on it); "
+        "use device='auto' or 'cpu'"
+    )
 
 
 def plan_devices(requested: str, probes: list, where: str) -> DevicePlan:
@@ -294,18 +311,25 @@ def plan_devices(requested: str, probes: list, where: str) -> DevicePlan:
     usable = [p for p in probes if p.get("cuda")]
     if not usable:
         if requested == "cuda":
-            raise DeviceError(f"device='cuda' but no usable NVIDIA GPU was found on {where}; "
-                              "use device='auto' (GPU where there is one) or device='cpu'")
-        logger.info("evoens: device='auto' found no usable NVIDIA GPU on %s; "
-                    "every candidate trains on CPU", where)
+            raise DeviceError(
+                f"device='cuda' but no usable NVIDIA GPU was found on {where}; "
+                "use device='auto' (GPU where there is one) or device='cpu'"
+            )
+        logger.info(
+            "evoens: device='auto' found no usable NVIDIA GPU on %s; "
+            "every candidate trains on CPU",
+            where,
+        )
         return DevicePlan()
     libraries = {"xgboost"}
     if any(p.get("lightgbm_gpu") for p in usable):
         libraries.add("lightgbm")
     else:
-        message = ("LightGBM candidates train on CPU: LightGBM's PyPI wheel has no CUDA learner "
-                   "and its OpenCL learner (device_type='gpu') found no NVIDIA GPU on "
-                   f"{where}; XGBoost candidates use the GPU")
+        message = (
+            "LightGBM candidates train on CPU: LightGBM's PyPI wheel has no CUDA learner "
+            "and its OpenCL learner (device_type='gpu') found no NVIDIA GPU on "
+            f"{where}; XGBoost candidates use the GPU"
+        )
         if requested == "cuda":
             warnings.warn(message, DeviceWarning, stacklevel=3)
         else:

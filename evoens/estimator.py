@@ -18,14 +18,21 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._budget import DEFAULT_TIME_BUDGET, Budget
-from ._data import (Dataset, TabularEncoder, auto_folds, check_2d, check_sample_weight,
-                    encode_target, make_folds)
+from ._data import (
+    Dataset,
+    TabularEncoder,
+    auto_folds,
+    check_2d,
+    check_sample_weight,
+    encode_target,
+    make_folds,
+)
+from ._docstrings import ATTRIBUTES, PARAMETERS
 from ._metrics import get_metric
 from .backends import BACKENDS
 from .devices import DEVICES
 from .evaluation import leaderboard_from_evaluations
 from .exceptions import InvalidInputError
-from ._docstrings import ATTRIBUTES, PARAMETERS
 from .run import Run, RunOptions
 from .space import load_space
 
@@ -36,12 +43,16 @@ def _check_number(name, value, low, *, integer=False, allow_none=False, inclusiv
     if value is None and allow_none:
         return
     kind = numbers.Integral if integer else numbers.Real
-    ok = (isinstance(value, kind) and not isinstance(value, bool)
-          and (value >= low if inclusive else value > low))
+    ok = (
+        isinstance(value, kind)
+        and not isinstance(value, bool)
+        and (value >= low if inclusive else value > low)
+    )
     if not ok:
         rule = f"{'an int' if integer else 'a number'} {'>=' if inclusive else '>'} {low}"
-        raise InvalidInputError(f"{name} must be {rule}{' or None' if allow_none else ''}; "
-                                f"got {value!r}")
+        raise InvalidInputError(
+            f"{name} must be {rule}{' or None' if allow_none else ''}; got {value!r}"
+        )
 
 
 class _EvoEnsembleBase(BaseEstimator):
@@ -99,27 +110,40 @@ class _EvoEnsembleBase(BaseEstimator):
         _check_number("time_budget", self.time_budget, 0, allow_none=True, inclusive=False)
         _check_number("generations", self.generations, 1, integer=True, allow_none=True)
         if self.time_budget is None and self.generations is None:
-            raise InvalidInputError("time_budget and generations are both None: the search would never stop")
+            raise InvalidInputError(
+                "time_budget and generations are both None: the search would never stop"
+            )
         _check_number("population_size", self.population_size, 1, integer=True)
         if not (isinstance(self.cv, str) and self.cv == "auto"):
-            if not isinstance(self.cv, numbers.Integral) or isinstance(self.cv, bool) or self.cv < 2:
+            if (
+                not isinstance(self.cv, numbers.Integral)
+                or isinstance(self.cv, bool)
+                or self.cv < 2
+            ):
                 raise InvalidInputError(f"cv must be an int >= 2 or 'auto'; got {self.cv!r}")
         _check_number("early_stop", self.early_stop, 1, integer=True, allow_none=True)
         _check_number("max_eval_time", self.max_eval_time, 0, allow_none=True, inclusive=False)
         _check_number("verbose", self.verbose, 0, integer=True)
-        if not (isinstance(self.n_jobs, numbers.Integral) and (self.n_jobs >= 1 or self.n_jobs == -1)) \
-                or isinstance(self.n_jobs, bool):
-            raise InvalidInputError(f"n_jobs must be a positive int or -1 (all cores); got {self.n_jobs!r}")
+        if not (
+            isinstance(self.n_jobs, numbers.Integral) and (self.n_jobs >= 1 or self.n_jobs == -1)
+        ) or isinstance(self.n_jobs, bool):
+            raise InvalidInputError(
+                f"n_jobs must be a positive int or -1 (all cores); got {self.n_jobs!r}"
+            )
         if self.backend not in BACKENDS:
             raise InvalidInputError(f"backend must be one of {BACKENDS}; got {self.backend!r}")
         if self.device not in DEVICES:
             raise InvalidInputError(f"device must be one of {DEVICES}; got {self.device!r}")
         if self.scheduler is not None and self.backend != "dask":
-            raise InvalidInputError(f"scheduler={self.scheduler!r} needs backend='dask'; got backend={self.backend!r}")
+            raise InvalidInputError(
+                f"scheduler={self.scheduler!r} needs backend='dask'; got backend={self.backend!r}"
+            )
         if not isinstance(self.refit, bool):
             raise InvalidInputError(f"refit must be True or False; got {self.refit!r}")
         if self.random_state is not None and not isinstance(self.random_state, numbers.Integral):
-            raise InvalidInputError(f"random_state must be an int or None; got {self.random_state!r}")
+            raise InvalidInputError(
+                f"random_state must be an int or None; got {self.random_state!r}"
+            )
 
     def _prepare(self, X, y, sample_weight):
         check_2d(X)
@@ -130,11 +154,15 @@ class _EvoEnsembleBase(BaseEstimator):
             raise InvalidInputError("requires y to be passed, but the target y is None")
         y_arr = y if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
         if len(y_arr) != Xe.shape[0]:
-            raise InvalidInputError(f"X and y have inconsistent numbers of samples: X has "
-                                    f"{Xe.shape[0]} rows, y has {len(y_arr)}")
+            raise InvalidInputError(
+                f"X and y have inconsistent numbers of samples: X has "
+                f"{Xe.shape[0]} rows, y has {len(y_arr)}"
+            )
         regression = self._task_kind == "regression"
         codes, classes = encode_target(y_arr, "regression" if regression else "classification")
-        task = "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
+        task = (
+            "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
+        )
         w = check_sample_weight(sample_weight, Xe.shape[0], None if classes is None else codes)
         return Xe, codes, classes, task, w
 
@@ -148,9 +176,15 @@ class _EvoEnsembleBase(BaseEstimator):
 
     def _settings(self, seed) -> dict:
         """What a resumed run must share with the run it continues."""
-        return {"estimator": type(self).__name__, "random_state": seed, "cv": self.cv,
-                "population_size": self.population_size, "scoring": str(self.scoring),
-                "space": str(self.space), "params": {k: repr(v) for k, v in self.get_params().items()}}
+        return {
+            "estimator": type(self).__name__,
+            "random_state": seed,
+            "cv": self.cv,
+            "population_size": self.population_size,
+            "scoring": str(self.scoring),
+            "space": str(self.space),
+            "params": {k: repr(v) for k, v in self.get_params().items()},
+        }
 
     # -- fit ------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None, client=None):
@@ -176,8 +210,15 @@ class _EvoEnsembleBase(BaseEstimator):
         Xe, y_codes, classes, task, w = self._prepare(X, y, sample_weight)
         seed = self._seed()
         folds = auto_folds(len(y_codes)) if isinstance(self.cv, str) else self.cv
-        data = Dataset(Xe, y_codes, task, self.encoder_.categorical_mask,
-                       make_folds(y_codes, task, folds, seed), 0 if classes is None else len(classes), w)
+        data = Dataset(
+            Xe,
+            y_codes,
+            task,
+            self.encoder_.categorical_mask,
+            make_folds(y_codes, task, folds, seed),
+            0 if classes is None else len(classes),
+            w,
+        )
         metric = get_metric(self.scoring, task, classes)
         space = load_space(self.space).for_task(task)
         space = space if w is None else space.for_sample_weight()  # warns naming those left out
@@ -198,19 +239,33 @@ class _EvoEnsembleBase(BaseEstimator):
         self.leaderboard_ = leaderboard_from_evaluations(result.records, weights)
         self.fit_time_ = time.time() - budget.started
         if self.verbose:
-            print(f"[evoens] search {self.search_time_:.1f}s, fit {self.fit_time_:.1f}s, "
-                  f"{self.n_evaluations_} evaluations, stopped on {self.stop_reason_}; "
-                  f"ensemble: {self.ensemble_.kind}", file=sys.stderr)
+            print(
+                f"[evoens] search {self.search_time_:.1f}s, fit {self.fit_time_:.1f}s, "
+                f"{self.n_evaluations_} evaluations, stopped on {self.stop_reason_}; "
+                f"ensemble: {self.ensemble_.kind}",
+                file=sys.stderr,
+            )
         return self
 
     def _options(self, seed) -> RunOptions:
         return RunOptions(
-            time_budget=self.time_budget, generations=self.generations,
-            population_size=self.population_size, early_stop=self.early_stop,
-            max_eval_time=self.max_eval_time, refit=self.refit, backend=self.backend,
-            n_workers=self._n_workers(), scheduler=self.scheduler, security=self.security,
-            memory_limit=self.memory_limit, device=self.device, run_dir=self.run_dir,
-            verbose=self.verbose, seed=seed, settings=self._settings(seed))
+            time_budget=self.time_budget,
+            generations=self.generations,
+            population_size=self.population_size,
+            early_stop=self.early_stop,
+            max_eval_time=self.max_eval_time,
+            refit=self.refit,
+            backend=self.backend,
+            n_workers=self._n_workers(),
+            scheduler=self.scheduler,
+            security=self.security,
+            memory_limit=self.memory_limit,
+            device=self.device,
+            run_dir=self.run_dir,
+            verbose=self.verbose,
+            seed=seed,
+            settings=self._settings(seed),
+        )
 
     # -- predict ----------------------------------------------------------------
     def _predict_raw(self, X):
@@ -220,17 +275,26 @@ class _EvoEnsembleBase(BaseEstimator):
             validate_data(self, X, reset=False, skip_check_array=True)
         except ValueError as exc:
             fitted = getattr(self, "feature_names_in_", None)
-            if fitted is None or not hasattr(X, "columns") or sorted(map(str, X.columns)) != sorted(fitted):
+            if (
+                fitted is None
+                or not hasattr(X, "columns")
+                or sorted(map(str, X.columns)) != sorted(fitted)
+            ):
                 raise
-            raise InvalidInputError(f"{exc}Reorder the columns as at fit: X[model.feature_names_in_]") from exc
+            raise InvalidInputError(
+                f"{exc}Reorder the columns as at fit: X[model.feature_names_in_]"
+            ) from exc
         # columns by position, as scikit-learn; n_jobs threads, one per fold model at a time
         return self.ensemble_.predict(self.encoder_.transform(X), n_jobs=self._n_workers())
 
 
-
 class EvoEnsembleClassifier(ClassifierMixin, _EvoEnsembleBase):
-    __doc__ = ("""Evolutionary search over pipelines, ensembled, as a classifier.
-""" + PARAMETERS + ATTRIBUTES + """    classes_ : ndarray
+    __doc__ = (
+        """Evolutionary search over pipelines, ensembled, as a classifier.
+"""
+        + PARAMETERS
+        + ATTRIBUTES
+        + """    classes_ : ndarray
         The class labels.
 
     Examples
@@ -242,7 +306,8 @@ class EvoEnsembleClassifier(ClassifierMixin, _EvoEnsembleBase):
     ...                             backend="sequential", random_state=0).fit(X, y)
     >>> clf.predict(X[:2]).shape
     (2,)
-""")
+"""
+    )
 
     _task_kind = "classification"
 
@@ -257,8 +322,12 @@ class EvoEnsembleClassifier(ClassifierMixin, _EvoEnsembleBase):
 
 
 class EvoEnsembleRegressor(RegressorMixin, _EvoEnsembleBase):
-    __doc__ = ("""Evolutionary search over pipelines, ensembled, as a regressor.
-""" + PARAMETERS + ATTRIBUTES + """
+    __doc__ = (
+        """Evolutionary search over pipelines, ensembled, as a regressor.
+"""
+        + PARAMETERS
+        + ATTRIBUTES
+        + """
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes
@@ -268,7 +337,8 @@ class EvoEnsembleRegressor(RegressorMixin, _EvoEnsembleBase):
     ...                            backend="sequential", random_state=0).fit(X, y)
     >>> reg.predict(X[:2]).shape
     (2,)
-""")
+"""
+    )
 
     _task_kind = "regression"
 

@@ -79,4 +79,9 @@ class VersionMismatchWarning(EvoensWarning):
     """A model file was saved with other versions of evoens or its learners."""
 
 
-__all__ += ["RunDirectoryBusyError", "UntrustedModelError", "VersionMismatchWarning", "IgnoredLearnersWarning"]
+__all__ += [
+    "RunDirectoryBusyError",
+    "UntrustedModelError",
+    "VersionMismatchWarning",
+    "IgnoredLearnersWarning",
+]

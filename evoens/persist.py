@@ -33,7 +33,14 @@ import joblib
 
 from .exceptions import InvalidInputError, UntrustedModelError, VersionMismatchWarning
 
-__all__ = ["save_model", "load_model", "read_model", "ModelFile", "library_versions", "SAFE_SUFFIX"]
+__all__ = [
+    "save_model",
+    "load_model",
+    "read_model",
+    "ModelFile",
+    "library_versions",
+    "SAFE_SUFFIX",
+]
 
 FORMAT = "evoens-model"
 FORMAT_VERSION = 1
@@ -44,7 +51,9 @@ _CHECKED = ("evoens", "scikit-learn", "lightgbm", "xgboost")
 _RECORDED = _CHECKED + ("numpy", "python")
 
 _TRUSTED_PREFIXES = ("evoens.", "sklearn.", "numpy.", "scipy.")
-_TRUSTED_NAMES = frozenset({"lightgbm.basic.Booster", "xgboost.core.Booster", "collections.OrderedDict"})
+_TRUSTED_NAMES = frozenset(
+    {"lightgbm.basic.Booster", "xgboost.core.Booster", "collections.OrderedDict"}
+)
 
 
 @dataclass
@@ -85,8 +94,12 @@ def save_model(estimator, path, metadata: dict | None = None) -> Path:
     Path
     """
     path = Path(path)
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "versions": library_versions(),
-               "metadata": dict(metadata or {})}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": library_versions(),
+        "metadata": dict(metadata or {}),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     if path.suffix == SAFE_SUFFIX:
@@ -143,18 +156,27 @@ def read_model(path, trusted=()) -> ModelFile:
 
 def _check_versions(path, saved: dict) -> None:
     current = library_versions()
-    diffs = [f"{name} {saved.get(name)} (now {current.get(name)})" for name in _CHECKED
-             if name in saved and saved.get(name) != current.get(name)]
+    diffs = [
+        f"{name} {saved.get(name)} (now {current.get(name)})"
+        for name in _CHECKED
+        if name in saved and saved.get(name) != current.get(name)
+    ]
     if diffs:
-        warnings.warn(f"model file {path} was saved with {', '.join(diffs)}; its predictions may differ or fail. "
-                      "Install those versions, or fit the model again.", VersionMismatchWarning, stacklevel=3)
+        warnings.warn(
+            f"model file {path} was saved with {', '.join(diffs)}; its predictions may differ or fail. "
+            "Install those versions, or fit the model again.",
+            VersionMismatchWarning,
+            stacklevel=3,
+        )
 
 
 def _skops():
     try:
         import skops.io as sio
     except ImportError:
-        raise InvalidInputError("the safe model format (.skops) needs skops: pip install 'evoens[safe]'") from None
+        raise InvalidInputError(
+            "the safe model format (.skops) needs skops: pip install 'evoens[safe]'"
+        ) from None
     return sio
 
 

@@ -42,7 +42,9 @@ class _Tally:
         self.time_budget = None if time_budget is None else float(time_budget)
         self.done = 0
         self.failed = 0
-        self.generation = 0  # the latest generation seen (stragglers of older ones may still finish)
+        self.generation = (
+            0  # the latest generation seen (stragglers of older ones may still finish)
+        )
 
     def count(self, evaluation, engine) -> None:
         self.done += 1
@@ -76,8 +78,10 @@ class _LiveLine:
         t = self.tally
         t.count(evaluation, engine)
         failed = f", {t.failed} failed" if t.failed else ""
-        line = (f"evoens {format_duration(t.elapsed())}{t.left()} | gen {t.generation} | "
-                f"{t.done} done{failed} | {_best(engine)}")
+        line = (
+            f"evoens {format_duration(t.elapsed())}{t.left()} | gen {t.generation} | "
+            f"{t.done} done{failed} | {_best(engine)}"
+        )
         width = min(_MAX_LIVE_WIDTH, shutil.get_terminal_size((80, 24)).columns - 1)
         self.stream.write("\r\033[K" + line[:width] + "\r")
         self.stream.flush()
@@ -91,10 +95,20 @@ class _LogLines:
         t = self.tally
         t.count(evaluation, engine)
         score = f"{evaluation.score:.5g}" if evaluation.ok else "-"
-        reason = "" if evaluation.ok else f" ({evaluation.error.splitlines()[0][:60]})" if evaluation.error else ""
-        print(f"[evoens {t.elapsed():7.1f}s] gen {evaluation.candidate.generation} #{evaluation.id} "
-              f"{evaluation.status.value} {score}{reason} | {_best(engine)} | {t.done} done, {t.failed} failed"
-              f"{t.left()} | {evaluation.genome.describe()[:70]}", file=self.stream, flush=True)
+        reason = (
+            ""
+            if evaluation.ok
+            else f" ({evaluation.error.splitlines()[0][:60]})"
+            if evaluation.error
+            else ""
+        )
+        print(
+            f"[evoens {t.elapsed():7.1f}s] gen {evaluation.candidate.generation} #{evaluation.id} "
+            f"{evaluation.status.value} {score}{reason} | {_best(engine)} | {t.done} done, {t.failed} failed"
+            f"{t.left()} | {evaluation.genome.describe()[:70]}",
+            file=self.stream,
+            flush=True,
+        )
 
 
 def make_reporter(verbose: int, started: float, time_budget=None, stream=None):

@@ -27,21 +27,42 @@ DATA = Path(__file__).parent / "data" / "phoneme.csv.gz"
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scheduler", nargs="?", default=None,
-                        help="scheduler address, e.g. tcp://127.0.0.1:8786 (default: a LocalCluster)")
-    parser.add_argument("--data", default=str(DATA),
-                        help="binary CSV with a 'target' column (default: bundled phoneme)")
+    parser.add_argument(
+        "scheduler",
+        nargs="?",
+        default=None,
+        help="scheduler address, e.g. tcp://127.0.0.1:8786 (default: a LocalCluster)",
+    )
+    parser.add_argument(
+        "--data",
+        default=str(DATA),
+        help="binary CSV with a 'target' column (default: bundled phoneme)",
+    )
     parser.add_argument("--time-budget", type=float, default=60.0)
-    parser.add_argument("--n-jobs", type=int, default=2, help="workers of the LocalCluster when no scheduler is given")
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=2,
+        help="workers of the LocalCluster when no scheduler is given",
+    )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     args = parser.parse_args()
 
     frame = pd.read_csv(args.data)
     X, y = frame.drop(columns="target"), frame["target"]
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=0, stratify=y
+    )
 
-    clf = EvoEnsembleClassifier(backend="dask", scheduler=args.scheduler, n_jobs=args.n_jobs, device=args.device,
-                                time_budget=args.time_budget, random_state=0, verbose=1)
+    clf = EvoEnsembleClassifier(
+        backend="dask",
+        scheduler=args.scheduler,
+        n_jobs=args.n_jobs,
+        device=args.device,
+        time_budget=args.time_budget,
+        random_state=0,
+        verbose=1,
+    )
     start = time.time()
     clf.fit(X_train, y_train)
     seconds = time.time() - start
@@ -49,8 +70,10 @@ def main():
     columns = ["rank", "learner", "score", "status", "wall_time", "ensemble_weight", "error"]
     with pd.option_context("display.width", 160, "display.max_colwidth", 50):
         print(clf.leaderboard_[columns].head(15).to_string(index=False))
-    print(f"\n{clf.n_evaluations_} pipelines in {seconds:.1f} s; statuses: "
-          f"{clf.leaderboard_['status'].value_counts().to_dict()}")
+    print(
+        f"\n{clf.n_evaluations_} pipelines in {seconds:.1f} s; statuses: "
+        f"{clf.leaderboard_['status'].value_counts().to_dict()}"
+    )
     print(f"test ROC AUC {roc_auc_score(y_test, clf.predict_proba(X_test)[:, 1]):.4f}")
 
 

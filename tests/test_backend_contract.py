@@ -24,8 +24,7 @@ from sklearn.datasets import load_breast_cancer
 from evoens._data import Dataset, make_folds
 from evoens._metrics import get_metric
 from evoens.backends import LocalBackend, SequentialBackend
-from evoens.evaluation import Candidate, Status
-from evoens.evaluation._cv import EvalContext
+from evoens.evaluation import Candidate, EvalContext, Status
 from evoens.space import Genome, load_space
 
 KINDS = ["sequential", "local", "dask"]
@@ -52,14 +51,16 @@ component = "evoens.testing:HangingLearner"
 
 # -- fixtures ---------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def context(tmp_path_factory):
     """The run's context: 300 rows, 3 fixed folds, a space of real and misbehaving learners."""
     X, y = load_breast_cancer(return_X_y=True)
     rows = np.random.default_rng(0).choice(len(y), N_ROWS, replace=False)
     X, y = X[rows].astype(np.float64), y[rows].astype(np.int64)
-    data = Dataset(X, y, "binary", np.zeros(X.shape[1], dtype=bool),
-                   make_folds(y, "binary", N_FOLDS, 0), 2)
+    data = Dataset(
+        X, y, "binary", np.zeros(X.shape[1], dtype=bool), make_folds(y, "binary", N_FOLDS, 0), 2
+    )
     path = tmp_path_factory.mktemp("space") / "contract.toml"
     path.write_text(SPACE)
     space = load_space(str(path)).for_task("binary")
@@ -75,8 +76,13 @@ def dask_client():
 
     environ = dict(os.environ)
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", memory_limit="2GiB")
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            memory_limit="2GiB",
+        )
     client = Client(cluster, set_as_default=False)
     client.run(_warm_up)  # imports once, so that timing-sensitive checks do not pay for them
     # The LocalCluster closes a worker's nanny for good when, lost-worker-timeout (15 s) after
@@ -142,8 +148,10 @@ def _wait_for_idle_cluster(client, timeout=60.0):
             client.run(_warm_up)  # a restarted worker imports again, outside the next test
             return
         time.sleep(0.1)
-    raise AssertionError(f"{timeout}s after the backend shut down, the cluster has (workers, "
-                         f"keys, running tasks) = {state}")
+    raise AssertionError(
+        f"{timeout}s after the backend shut down, the cluster has (workers, "
+        f"keys, running tasks) = {state}"
+    )
 
 
 def _scheduler_keys(client):
@@ -155,6 +163,7 @@ def _executing(dask_worker):
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
 
 def _candidate(i, learner, **params):
     steps = {"scaler": ("standard", {})} if learner == "linear" else None
@@ -217,6 +226,7 @@ def _assert_goes_on(backend, context, i=99):
 
 # -- the contract -----------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 class TestBackendContract:
     """Every backend, the same behaviour.  ``kind`` names the backend under test."""
@@ -272,8 +282,10 @@ class TestBackendContract:
 
     def test_learner_ignoring_its_deadline_is_stopped_as_a_timeout(self, backend, context, kind):
         if kind == "sequential":
-            pytest.skip("deadlines are cooperative in the sequential backend, and it evaluates in "
-                        "the test's own process: a learner that never checks would hang the test")
+            pytest.skip(
+                "deadlines are cooperative in the sequential backend, and it evaluates in "
+                "the test's own process: a learner that never checks would hang the test"
+            )
         start = time.time()
         [record] = _drive(backend, [(_candidate(0, "hanging"), 1.0)])
         _assert_failed(record, Status.TIMEOUT)
@@ -282,8 +294,10 @@ class TestBackendContract:
 
     def test_worker_that_dies_is_a_killed_record_and_the_run_goes_on(self, backend, context, kind):
         if kind == "sequential":
-            pytest.skip("the sequential backend evaluates in the test's own process: a learner "
-                        "that ends its process (os._exit) would take the test run down with it")
+            pytest.skip(
+                "the sequential backend evaluates in the test's own process: a learner "
+                "that ends its process (os._exit) would take the test run down with it"
+            )
         [record] = _drive(backend, [(_candidate(0, "crashing"), 60.0)])
         _assert_failed(record, Status.KILLED)
         assert "died" in record.error
@@ -299,7 +313,8 @@ class TestBackendContract:
         _assert_scored(by_id[1], fine, context)
 
     def test_shutdown_returns_the_abandoned_promptly_and_releases_workers(
-            self, backend, make_backend, context, kind, request):
+        self, backend, make_backend, context, kind, request
+    ):
         _await_ready(backend)
         slow = [_candidate(i, "slow", seconds=3.0) for i in range(backend.capacity)]
         for candidate in slow:  # each stops at its deadline, long after the shutdown

@@ -31,11 +31,20 @@ def _pool(n_candidates, n_rows, n_classes, rng):
     y = rng.integers(0, n_classes, n_rows)
     evaluations = []
     for i in range(n_candidates):
-        logits = rng.normal(size=(n_rows, n_classes)) + 1.5 * np.eye(n_classes)[y] * rng.uniform(0.3, 1)
+        logits = rng.normal(size=(n_rows, n_classes)) + 1.5 * np.eye(n_classes)[y] * rng.uniform(
+            0.3, 1
+        )
         p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         genome = Genome.create(["lightgbm", "xgboost", "extra_trees", "mlp"][i % 4], {"i": i})
-        e = Evaluation(Candidate(i, genome, 0, i), Status.OK, score=-float(i), oof=p.astype(np.float32),
-                       fold_scores=[-float(i)] * 8, n_predicted=n_rows, predict_time=0.01)
+        e = Evaluation(
+            Candidate(i, genome, 0, i),
+            Status.OK,
+            score=-float(i),
+            oof=p.astype(np.float32),
+            fold_scores=[-float(i)] * 8,
+            n_predicted=n_rows,
+            predict_time=0.01,
+        )
         evaluations.append(e)
     return evaluations, y
 
@@ -54,15 +63,18 @@ def test_the_ensemble_reserve_covers_the_measured_ensemble_cost():
     cost = time.perf_counter() - started
     budget = Budget(60.0, 0.0)
     assert len(model.candidates_scores) == 3  # single, weighted and stacked were all compared
-    assert cost < budget.reserve - _budget.ENSEMBLE_MARGIN, \
+    assert cost < budget.reserve - _budget.ENSEMBLE_MARGIN, (
         f"the ensemble step took {cost:.1f}s; a 60 s run keeps {budget.reserve:.1f}s for it"
+    )
 
 
 def test_an_evaluation_may_take_a_third_of_the_budget_but_never_past_the_search():
     b = Budget(60.0, started=0.0)
     assert b.eval_time == pytest.approx(20.0)
     assert b.eval_deadline(now=10.0) == pytest.approx(30.0)
-    assert b.eval_deadline(now=50.0) == b.search_end  # late in the run the search's end comes first
+    assert (
+        b.eval_deadline(now=50.0) == b.search_end
+    )  # late in the run the search's end comes first
     assert Budget(6.0, 0.0).eval_time == _budget.EVAL_MIN
     assert Budget(60.0, 0.0, max_eval_time=2.0).eval_time == 2.0  # the user's cap wins
     assert Budget(None, 0.0, max_eval_time=2.0).eval_deadline(now=1.0) == 3.0

@@ -18,14 +18,34 @@ from evoens.persist import load_model
 from evoens.progress import make_reporter
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = ["--population-size", "4", "--cv", "3", "--space", "fast", "--seed", "0", "--device", "cpu"]
+SMALL = [
+    "--population-size",
+    "4",
+    "--cv",
+    "3",
+    "--space",
+    "fast",
+    "--seed",
+    "0",
+    "--device",
+    "cpu",
+]
 
 
 def evoens(*args, cwd, timeout=120):
     """Run the real command in a fresh interpreter; returns the CompletedProcess."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "evoens.cli", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "evoens.cli", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def write_cancer_csv(path: Path) -> Path:
@@ -44,15 +64,34 @@ def fitted_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     data = write_cancer_csv(tmp / "cancer.csv")
     run_dir = tmp / "run"
-    result = evoens("fit", data, "--target", "diagnosis", "--generations", "2", "--n-jobs", "2", *SMALL,
-                    "--run-dir", run_dir, cwd=tmp)
+    result = evoens(
+        "fit",
+        data,
+        "--target",
+        "diagnosis",
+        "--generations",
+        "2",
+        "--n-jobs",
+        "2",
+        *SMALL,
+        "--run-dir",
+        run_dir,
+        cwd=tmp,
+    )
     assert result.returncode == 0, result.stderr
     return tmp, data, run_dir, result
 
 
 def test_fit_writes_the_run_directory_and_says_where(fitted_run):
     _, _, run_dir, result = fitted_run
-    for name in ("model.joblib", "leaderboard.csv", "report.html", "journal.log", "job.json", "settings.json"):
+    for name in (
+        "model.joblib",
+        "leaderboard.csv",
+        "report.html",
+        "journal.log",
+        "job.json",
+        "settings.json",
+    ):
         assert (run_dir / name).is_file(), name
     assert str(run_dir / "model.joblib") in result.stdout
     assert "task: binary" in result.stderr
@@ -140,7 +179,8 @@ def test_run_job_file_regression(tmp_path):
     X.assign(progression=y).to_csv(tmp_path / "diabetes.csv", index=False)
     (tmp_path / "job.toml").write_text(
         'data = "diabetes.csv"\ntarget = "progression"\ngenerations = 1\npopulation_size = 2\ncv = 3\n'
-        'space = "fast"\nseed = 1\ndevice = "cpu"\nbackend = "sequential"\nrun_dir = "out/diabetes"\n')
+        'space = "fast"\nseed = 1\ndevice = "cpu"\nbackend = "sequential"\nrun_dir = "out/diabetes"\n'
+    )
     result = evoens("run", "job.toml", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
@@ -172,16 +212,25 @@ def test_every_subcommand_has_help(command, capsys):
     assert f"usage: evoens {command}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["fit", "missing.csv", "--target", "y"], "missing.csv not found"),
-    (["fit", "{data}", "--target", "nope"], "target column 'nope' is not in"),
-    (["fit", "{data}", "--target", "diagnosis", "--space", "turbo"], "unknown space preset 'turbo'"),
-    (["fit", "{data}", "--target", "diagnosis", "--task", "multiclass"], "needs a target with at least 3"),
-    (["predict", "{tmp}", "{data}"], "holds no model"),
-    (["report", "{tmp}/nowhere"], "not found"),
-    (["resume", "{tmp}"], "has no job.json"),
-    (["run", "{tmp}/job.toml"], "job file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fit", "missing.csv", "--target", "y"], "missing.csv not found"),
+        (["fit", "{data}", "--target", "nope"], "target column 'nope' is not in"),
+        (
+            ["fit", "{data}", "--target", "diagnosis", "--space", "turbo"],
+            "unknown space preset 'turbo'",
+        ),
+        (
+            ["fit", "{data}", "--target", "diagnosis", "--task", "multiclass"],
+            "needs a target with at least 3",
+        ),
+        (["predict", "{tmp}", "{data}"], "holds no model"),
+        (["report", "{tmp}/nowhere"], "not found"),
+        (["resume", "{tmp}"], "has no job.json"),
+        (["run", "{tmp}/job.toml"], "job file"),
+    ],
+)
 def test_errors_are_one_line_without_traceback(args, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = write_cancer_csv(tmp_path / "cancer.csv")
@@ -202,18 +251,23 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_a_crash_in_the_real_command_is_one_line(tmp_path):
     result = evoens("fit", tmp_path / "missing.csv", "--target", "y", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip() == f"evoens: error: data file {tmp_path / 'missing.csv'} not found"
+    assert (
+        result.stderr.strip() == f"evoens: error: data file {tmp_path / 'missing.csv'} not found"
+    )
 
 
-@pytest.mark.parametrize("values, expected", [
-    (["a", "b", "a"], "binary"),
-    ([True, False, True], "binary"),
-    ([1, 2, 3, 1, 2], "multiclass"),
-    ([0.0, 1.0, 0.0], "binary"),
-    ([0.5, 1.5, 2.5], "regression"),
-    ([0.0, 5.0, 10.0, 15.0], "regression"),  # integral floats are measurements, not labels
-    (list(range(30)), "regression"),  # many distinct integers: a count
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        (["a", "b", "a"], "binary"),
+        ([True, False, True], "binary"),
+        ([1, 2, 3, 1, 2], "multiclass"),
+        ([0.0, 1.0, 0.0], "binary"),
+        ([0.5, 1.5, 2.5], "regression"),
+        ([0.0, 5.0, 10.0, 15.0], "regression"),  # integral floats are measurements, not labels
+        (list(range(30)), "regression"),  # many distinct integers: a count
+    ],
+)
 def test_task_inference_rule(values, expected):
     assert infer_task(pd.Series(values))[0] == expected
 
@@ -249,8 +303,14 @@ def _evaluations():
     from evoens.evaluation import Candidate, Evaluation, Status
     from evoens.space import Genome
 
-    ok = Evaluation(Candidate(3, Genome.create("lightgbm", {"num_leaves": 31}), 2, 0), Status.OK, score=0.91234567)
-    bad = Evaluation(Candidate(4, Genome.create("knn"), 2, 0), Status.ERROR, error="ValueError: no\nmore")
+    ok = Evaluation(
+        Candidate(3, Genome.create("lightgbm", {"num_leaves": 31}), 2, 0),
+        Status.OK,
+        score=0.91234567,
+    )
+    bad = Evaluation(
+        Candidate(4, Genome.create("knn"), 2, 0), Status.ERROR, error="ValueError: no\nmore"
+    )
     return ok, bad
 
 

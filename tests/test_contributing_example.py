@@ -28,8 +28,8 @@ _BLOCK = re.compile(r"^```(python|toml)\n# (\S+)\n(.*?)^```$", re.MULTILINE | re
 def _example_files() -> dict:
     """File name -> text of the example's blocks (the comment naming the file kept)."""
     text = CONTRIBUTING.read_text()
-    section = text[text.index("### Worked example"):]
-    section = section[:section.index("\n## ")]
+    section = text[text.index("### Worked example") :]
+    section = section[: section.index("\n## ")]
     return {name: f"# {name}\n{body}" for _, name, body in _BLOCK.findall(section)}
 
 
@@ -50,8 +50,12 @@ def test_example_space_names_the_example_learner(space_file):
     cls = space.learner_class("histgb")
     assert cls.__name__ == "HistGBLearner" and issubclass(cls, Learner)
     assert space.component("histgb") == "my_learners:HistGBLearner"
-    assert set(space.learners["histgb"].params) == {"learning_rate", "max_leaf_nodes",
-                                                    "l2_regularization", "max_iter"}
+    assert set(space.learners["histgb"].params) == {
+        "learning_rate",
+        "max_leaf_nodes",
+        "l2_regularization",
+        "max_iter",
+    }
 
 
 @pytest.mark.parametrize("task", ["binary", "regression"])
@@ -62,8 +66,10 @@ def test_example_learner_builds_fits_and_predicts(space_file, task):
     space = load_space(space_file).for_task(task)
     context = BuildContext(task, (False,) * X.shape[1])
     spec = space.learners["histgb"]
-    for genome in (Genome.create("histgb", spec.defaults),
-                   space.sample(np.random.default_rng(0), "histgb")):
+    for genome in (
+        Genome.create("histgb", spec.defaults),
+        space.sample(np.random.default_rng(0), "histgb"),
+    ):
         pipe = build_pipeline(genome, space.learner_class("histgb"), context, 0)
         pipe.fit(X[:300], y[:300])
         if task == "binary":
@@ -87,9 +93,16 @@ def test_example_learner_stops_growing_at_the_fold_deadline(space_file):
 def test_estimator_searches_the_example_space(space_file, binary_data):
     X, y = binary_data
     started = time.time()
-    clf = EvoEnsembleClassifier(space=str(space_file), backend="sequential", generations=1,
-                                population_size=2, cv=3, random_state=0, device="cpu",
-                                time_budget=None).fit(X, y)
+    clf = EvoEnsembleClassifier(
+        space=str(space_file),
+        backend="sequential",
+        generations=1,
+        population_size=2,
+        cv=3,
+        random_state=0,
+        device="cpu",
+        time_budget=None,
+    ).fit(X, y)
     assert time.time() - started < 30
     assert (clf.leaderboard_["learner"] == "histgb").all()
     assert (clf.leaderboard_["status"] == "ok").all()

@@ -25,8 +25,7 @@ from evoens._data import Dataset, make_folds
 from evoens._metrics import get_metric
 from evoens.backends import DaskBackend
 from evoens.devices import DevicePlan, probe
-from evoens.evaluation import Candidate, Status
-from evoens.evaluation import EvalContext
+from evoens.evaluation import Candidate, EvalContext, Status
 from evoens.exceptions import DeviceError, InvalidInputError
 from evoens.space import Genome, load_space
 
@@ -47,8 +46,13 @@ def client():
     """A user's cluster: 2 worker processes, one retry of a task whose worker died."""
     environ = dict(os.environ)
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               memory_limit="1.5GiB")
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            memory_limit="1.5GiB",
+        )
     client = Client(cluster, set_as_default=False)
     yield client
     client.close()
@@ -69,7 +73,10 @@ class TaskLog(SchedulerPlugin):
         for key in tasks:
             if str(key).startswith("evoens-eval"):
                 ts = scheduler.tasks[key]
-                self.tasks[key] = ([d.key for d in ts.dependencies], dict(ts.resource_restrictions or {}))
+                self.tasks[key] = (
+                    [d.key for d in ts.dependencies],
+                    dict(ts.resource_restrictions or {}),
+                )
 
 
 def _reset_task_log(client):
@@ -82,13 +89,23 @@ def _reset_task_log(client):
 
 
 def _task_log(client):
-    return client.run_on_scheduler(lambda dask_scheduler: dict(dask_scheduler.plugins[TaskLog.name].tasks))
+    return client.run_on_scheduler(
+        lambda dask_scheduler: dict(dask_scheduler.plugins[TaskLog.name].tasks)
+    )
 
 
 def _context(X, y, space="fast"):
-    data = Dataset(X.astype(np.float64), y.astype(np.int64), "binary", np.zeros(X.shape[1], dtype=bool),
-                   make_folds(y, "binary", 3, 0), 2)
-    return EvalContext(data, get_metric(None, "binary", np.array([0, 1])), load_space(space).for_task("binary"))
+    data = Dataset(
+        X.astype(np.float64),
+        y.astype(np.int64),
+        "binary",
+        np.zeros(X.shape[1], dtype=bool),
+        make_folds(y, "binary", 3, 0),
+        2,
+    )
+    return EvalContext(
+        data, get_metric(None, "binary", np.array([0, 1])), load_space(space).for_task("binary")
+    )
 
 
 def _candidate(i, learner, params=None):
@@ -105,10 +122,15 @@ def _drain(backend, n, timeout=60):
 def _spawned_children():
     import psutil
 
-    return {p.pid for p in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(p.cmdline())}
+    return {
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if "spawn_main" in " ".join(p.cmdline())
+    }
 
 
 # -- the backend on its own --------------------------------------------------------------
+
 
 def test_context_scattered_once_and_every_task_depends_on_it(client, data):
     _reset_task_log(client)
@@ -125,18 +147,24 @@ def test_context_scattered_once_and_every_task_depends_on_it(client, data):
     log = _task_log(client)
     assert len(log) == 6
     dependencies = {tuple(deps) for deps, _ in log.values()}
-    assert len(dependencies) == 1 and len(next(iter(dependencies))) == 1  # one scattered key, shared by all
-    assert client.status == "running" and len(client.nthreads()) == 2  # the user's cluster is left running
+    assert (
+        len(dependencies) == 1 and len(next(iter(dependencies))) == 1
+    )  # one scattered key, shared by all
+    assert (
+        client.status == "running" and len(client.nthreads()) == 2
+    )  # the user's cluster is left running
 
 
 def test_failures_are_records_and_shutdown_abandons_in_flight(client, data, tmp_path):
     space = tmp_path / "space.toml"
-    space.write_text(textwrap.dedent("""
+    space.write_text(
+        textwrap.dedent("""
         [learners.fail]
         component = "evoens.testing:FailingLearner"
         [learners.logistic]
         component = "linear"
-    """))
+    """)
+    )
     backend = DaskBackend(client=client)
     backend.start(_context(*data, space=str(space)))
     backend.submit(_candidate(0, "fail"), None)
@@ -166,9 +194,12 @@ def test_gpu_candidates_go_only_to_workers_with_a_gpu_resource(client, data):
 
 # -- through the estimator -------------------------------------------------------------------
 
+
 def test_fit_on_own_local_cluster_closes_it_and_restores_environment(data):
     environ, children = dict(os.environ), _spawned_children()
-    clf = EvoEnsembleClassifier(backend="dask", n_jobs=2, generations=2, time_budget=None, **_SMALL)
+    clf = EvoEnsembleClassifier(
+        backend="dask", n_jobs=2, generations=2, time_budget=None, **_SMALL
+    )
     clf.fit(*data)
     assert clf.n_evaluations_ == 2 + 4  # half a population, then a bred one
     assert (clf.leaderboard_["status"] == "ok").all()
@@ -194,16 +225,19 @@ def test_fit_with_user_client_leaves_it_open_and_scatters_once(client, data):
 
 
 def test_runs_bounded_by_generations_are_reproducible_on_dask(client, data):
-    fits = [EvoEnsembleClassifier(generations=2, time_budget=None, **_SMALL).fit(*data, client=client)
-            for _ in range(2)]
+    fits = [
+        EvoEnsembleClassifier(generations=2, time_budget=None, **_SMALL).fit(*data, client=client)
+        for _ in range(2)
+    ]
     columns = ["id", "pipeline", "score", "status"]
     assert fits[0].leaderboard_[columns].equals(fits[1].leaderboard_[columns])
     np.testing.assert_array_equal(fits[0].predict_proba(data[0]), fits[1].predict_proba(data[0]))
 
 
 def test_scheduler_and_client_naming_different_clusters_is_an_error(client, data):
-    clf = EvoEnsembleClassifier(backend="dask", scheduler="tcp://127.0.0.1:1", generations=1, time_budget=None,
-                                **_SMALL)
+    clf = EvoEnsembleClassifier(
+        backend="dask", scheduler="tcp://127.0.0.1:1", generations=1, time_budget=None, **_SMALL
+    )
     with pytest.raises(InvalidInputError, match="different clusters"):
         clf.fit(*data, client=client)
 
@@ -212,7 +246,9 @@ def test_cuda_with_no_gpu_on_any_worker_fails_before_the_search(client, data):
     if any(p["cuda"] for p in client.run(probe).values()):
         pytest.skip("a worker has a usable GPU")
     clf = EvoEnsembleClassifier(device="cuda", generations=1, time_budget=None, **_SMALL)
-    with pytest.raises(DeviceError, match="no usable NVIDIA GPU was found on any of the 2 workers"):
+    with pytest.raises(
+        DeviceError, match="no usable NVIDIA GPU was found on any of the 2 workers"
+    ):
         clf.fit(*data, client=client)
     assert not hasattr(clf, "leaderboard_")
     assert client.status == "running" and len(client.nthreads()) == 2
@@ -221,37 +257,58 @@ def test_cuda_with_no_gpu_on_any_worker_fails_before_the_search(client, data):
 @pytest.mark.parametrize("cluster", ["user's", "evoens'"])
 def test_hanging_candidate_is_abandoned_and_fit_keeps_its_budget(cluster, client, data, tmp_path):
     space = tmp_path / "hang.toml"
-    space.write_text(textwrap.dedent("""
+    space.write_text(
+        textwrap.dedent("""
         [learners.hang]
         component = "evoens.testing:HangingLearner"
         [learners.logistic]
         component = "linear"
         [learners.logistic.params]
         C = { low = 0.001, high = 1000.0, log = true }
-    """))
+    """)
+    )
     budget = 12.0 if cluster == "user's" else 20.0  # evoens' own cluster starts inside the budget
-    clf = EvoEnsembleClassifier(backend="dask", n_jobs=2, time_budget=budget, max_eval_time=3.0, population_size=4,
-                                space=str(space), cv=3, random_state=0)
+    clf = EvoEnsembleClassifier(
+        backend="dask",
+        n_jobs=2,
+        time_budget=budget,
+        max_eval_time=3.0,
+        population_size=4,
+        space=str(space),
+        cv=3,
+        random_state=0,
+    )
     started = time.time()
     clf.fit(*data, **({"client": client} if cluster == "user's" else {}))
     elapsed = time.time() - started
     assert elapsed <= budget * 1.05
     board = clf.leaderboard_.set_index("learner")
     hang = board.loc[["hang"]]
-    assert (hang["status"] == "timeout").all() and hang["error"].str.contains("past its deadline").all()
+    assert (hang["status"] == "timeout").all() and hang["error"].str.contains(
+        "past its deadline"
+    ).all()
     assert (board.loc["logistic", "status"] == "ok").any()
 
 
 def test_memory_hungry_candidate_killed_by_nanny_is_a_record(client, data, tmp_path):
     space = tmp_path / "hog.toml"
-    space.write_text(textwrap.dedent("""
+    space.write_text(
+        textwrap.dedent("""
         [learners.hog]
         component = "evoens.testing:MemoryHogLearner"
         [learners.logistic]
         component = "linear"
-    """))
-    clf = EvoEnsembleClassifier(generations=1, time_budget=None, max_eval_time=60, population_size=2,
-                                space=str(space), cv=3, random_state=0)
+    """)
+    )
+    clf = EvoEnsembleClassifier(
+        generations=1,
+        time_budget=None,
+        max_eval_time=60,
+        population_size=2,
+        space=str(space),
+        cv=3,
+        random_state=0,
+    )
     clf.fit(*data, client=client)
     board = clf.leaderboard_.set_index("learner")
     assert board.loc["hog", "status"] == "killed"
@@ -261,6 +318,7 @@ def test_memory_hungry_candidate_killed_by_nanny_is_a_record(client, data, tmp_p
 
 # -- a scheduler and workers started from the command line, one killed mid-run ---------------------
 
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -268,20 +326,47 @@ def _free_port():
 
 
 def _start(args):
-    return subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 @pytest.fixture
 def cli_cluster():
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
-    procs = [_start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
-                     "--dashboard-address", ":0"])]
+    procs = [
+        _start(
+            [
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-address",
+                ":0",
+            ]
+        )
+    ]
     workers = {}
     for name in ("w0", "w1"):
-        workers[name] = _start(["distributed.cli.dask_worker", address, "--nthreads", "1", "--name", name,
-                                "--no-nanny", "--no-dashboard", "--memory-limit", "0"])
+        workers[name] = _start(
+            [
+                "distributed.cli.dask_worker",
+                address,
+                "--nthreads",
+                "1",
+                "--name",
+                name,
+                "--no-nanny",
+                "--no-dashboard",
+                "--memory-limit",
+                "0",
+            ]
+        )
     yield address, workers
     for proc in procs + list(workers.values()):
         if proc.poll() is None:
@@ -310,7 +395,9 @@ def test_worker_killed_mid_run_costs_only_its_evaluations(cli_cluster, data):
 
     killer = threading.Thread(target=kill_first_busy_worker, daemon=True)
     killer.start()
-    clf = EvoEnsembleClassifier(backend="dask", scheduler=address, generations=2, time_budget=None, **_SMALL)
+    clf = EvoEnsembleClassifier(
+        backend="dask", scheduler=address, generations=2, time_budget=None, **_SMALL
+    )
     clf.fit(*data)
     killer.join(5)
     watcher.close()
@@ -319,6 +406,8 @@ def test_worker_killed_mid_run_costs_only_its_evaluations(cli_cluster, data):
     board = clf.leaderboard_
     assert set(board["status"]) <= {"ok", "killed"}
     lost = board[board["status"] == "killed"]
-    assert lost["error"].str.contains("worker").all()  # lost ones say why; the others were retried elsewhere
+    assert (
+        lost["error"].str.contains("worker").all()
+    )  # lost ones say why; the others were retried elsewhere
     assert (board["status"] == "ok").sum() >= 4
     assert clf.predict(data[0][:3]).shape == (3,)

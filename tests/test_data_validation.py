@@ -97,9 +97,15 @@ def test_predict_with_a_different_column_set_is_rejected(mixed_frame):
 
 def test_bad_parameters_name_the_parameter_rule_and_value():
     X, y = _xy()
-    for params, name in [({"population_size": 0}, "population_size"), ({"cv": 1}, "cv"), ({"cv": "many"}, "cv"),
-                         ({"n_jobs": 0}, "n_jobs"), ({"time_budget": -5}, "time_budget"),
-                         ({"backend": "spark"}, "backend"), ({"scoring": "no_such_metric"}, "scoring")]:
+    for params, name in [
+        ({"population_size": 0}, "population_size"),
+        ({"cv": 1}, "cv"),
+        ({"cv": "many"}, "cv"),
+        ({"n_jobs": 0}, "n_jobs"),
+        ({"time_budget": -5}, "time_budget"),
+        ({"backend": "spark"}, "backend"),
+        ({"scoring": "no_such_metric"}, "scoring"),
+    ]:
         with pytest.raises(InvalidInputError, match=name):
             EvoEnsembleClassifier(**{**TINY, **params}).fit(X, y)
 
@@ -129,11 +135,19 @@ def test_integer_coded_columns_are_one_hot_expanded_for_one_hot_learners():
     from evoens.space import BuildContext, Genome, build_pipeline
 
     rng = np.random.default_rng(0)
-    X = np.column_stack([rng.integers(1, 5, 100), rng.normal(size=100), rng.integers(0, 2, 100)]).astype(float)
+    X = np.column_stack(
+        [rng.integers(1, 5, 100), rng.normal(size=100), rng.integers(0, 2, 100)]
+    ).astype(float)
     mask = integer_coded_mask(X, np.zeros(3, dtype=bool))
-    assert mask.tolist() == [True, False, False]  # 4 codes yes; continuous no; binary stays numeric
+    assert mask.tolist() == [
+        True,
+        False,
+        False,
+    ]  # 4 codes yes; continuous no; binary stays numeric
     context = BuildContext("binary", (False, False, False), low_cardinality=tuple(mask))
-    onehot = build_pipeline(Genome.create("lin", {}, {"encoder": ("onehot", {})}), "linear", context, 0)
+    onehot = build_pipeline(
+        Genome.create("lin", {}, {"encoder": ("onehot", {})}), "linear", context, 0
+    )
     onehot.fit(X, rng.integers(0, 2, 100))
     assert onehot[:-1].transform(X).shape[1] == 2 + 4
 
@@ -163,14 +177,21 @@ def _coded_frame(n=120):
     """A target driven by a category column, with numeric codes, text codes and a boolean flag (missing values in each)."""
     rng = np.random.default_rng(1)
     code = [None if i % 17 == 0 else int(v) for i, v in enumerate(rng.integers(1, 4, n))]
-    flag = [None if missing else bool(v) for v, missing in zip(rng.random(n) > 0.5, rng.random(n) < 0.1)]
-    X = pd.DataFrame({
-        "x": rng.normal(size=n),
-        "code": pd.Categorical(code),  # categories: the integers 1, 2, 3
-        "text code": pd.Series([None if v is None else str(v) for v in code], dtype=object),
-        "flag": pd.Series(flag, dtype=object),
-    })
-    y = np.where((X["code"].to_numpy(dtype=float, na_value=0) >= 2) ^ (rng.random(n) < 0.1), "a", "b")
+    flag = [
+        None if missing else bool(v)
+        for v, missing in zip(rng.random(n) > 0.5, rng.random(n) < 0.1)
+    ]
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "code": pd.Categorical(code),  # categories: the integers 1, 2, 3
+            "text code": pd.Series([None if v is None else str(v) for v in code], dtype=object),
+            "flag": pd.Series(flag, dtype=object),
+        }
+    )
+    y = np.where(
+        (X["code"].to_numpy(dtype=float, na_value=0) >= 2) ^ (rng.random(n) < 0.1), "a", "b"
+    )
     return X, y
 
 
@@ -180,27 +201,37 @@ def test_data_read_back_from_csv_predicts_as_at_fit(tmp_path):
     X.to_csv(tmp_path / "X.csv", index=False)
     for read in (pd.read_csv, lambda path: pd.read_csv(path, dtype=str)):
         back = read(tmp_path / "X.csv")
-        assert back["code"].dtype != X["code"].dtype  # floats 1.0, 2.0 (or text) where fit saw categories 1, 2
-        np.testing.assert_allclose(clf.predict_proba(back), clf.predict_proba(X), rtol=0, atol=1e-12)
+        assert (
+            back["code"].dtype != X["code"].dtype
+        )  # floats 1.0, 2.0 (or text) where fit saw categories 1, 2
+        np.testing.assert_allclose(
+            clf.predict_proba(back), clf.predict_proba(X), rtol=0, atol=1e-12
+        )
 
 
 def test_categories_match_by_value_not_spelling():
-    fit = pd.DataFrame({
-        "ints": pd.Categorical([1, 2, 3, None]),
-        "text numbers": ["1", "2.5", None, "x"],
-        "text bools": ["true", "false", "unknown", None],
-        "mixed": [1, 1.0, "1", "b"],
-    })
+    fit = pd.DataFrame(
+        {
+            "ints": pd.Categorical([1, 2, 3, None]),
+            "text numbers": ["1", "2.5", None, "x"],
+            "text bools": ["true", "false", "unknown", None],
+            "mixed": [1, 1.0, "1", "b"],
+        }
+    )
     encoder = TabularEncoder().fit(fit)
     assert encoder.categories["mixed"] == ["1", "b"]  # 1, 1.0 and "1" are one category
-    same = pd.DataFrame({
-        "ints": [1.0, 2.0, 3.0, np.nan],
-        "text numbers": [1, 2.5, np.nan, "x"],
-        "text bools": [np.True_, False, "unknown", None],
-        "mixed": ["1.0", np.int64(1), 1.0, "b"],
-    })
+    same = pd.DataFrame(
+        {
+            "ints": [1.0, 2.0, 3.0, np.nan],
+            "text numbers": [1, 2.5, np.nan, "x"],
+            "text bools": [np.True_, False, "unknown", None],
+            "mixed": ["1.0", np.int64(1), 1.0, "b"],
+        }
+    )
     np.testing.assert_array_equal(encoder.transform(same), encoder.transform(fit))
-    unseen = encoder.transform(pd.DataFrame({"ints": [4.0], "text numbers": [3], "text bools": [1], "mixed": [2]}))
+    unseen = encoder.transform(
+        pd.DataFrame({"ints": [4.0], "text numbers": [3], "text bools": [1], "mixed": [2]})
+    )
     assert np.isnan(unseen).all()  # unseen at fit: missing, as before
 
 
@@ -209,4 +240,6 @@ def test_reordered_columns_error_says_how_to_fix(mixed_frame, mixed_model):
     with pytest.raises(ValueError, match=r"same order(.|\n)*X\[model\.feature_names_in_\]"):
         mixed_model.predict(X[X.columns[::-1]])
     reordered = X[X.columns[::-1]]
-    np.testing.assert_array_equal(mixed_model.predict(reordered[mixed_model.feature_names_in_]), mixed_model.predict(X))
+    np.testing.assert_array_equal(
+        mixed_model.predict(reordered[mixed_model.feature_names_in_]), mixed_model.predict(X)
+    )

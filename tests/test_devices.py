@@ -25,8 +25,16 @@ from evoens import EvoEnsembleClassifier, devices
 from evoens._data import Dataset, make_folds
 from evoens._metrics import get_metric
 from evoens.backends import LocalBackend, SequentialBackend
-from evoens.devices import (DevicePlan, ResolvedDevices, gpu_available, lightgbm_gpu_available,
-                            lightgbm_params, plan_devices, probe, xgboost_params)
+from evoens.devices import (
+    DevicePlan,
+    ResolvedDevices,
+    gpu_available,
+    lightgbm_gpu_available,
+    lightgbm_params,
+    plan_devices,
+    probe,
+    xgboost_params,
+)
 from evoens.evaluation import Candidate, EvalContext, Status
 from evoens.exceptions import DeviceError, DeviceWarning, InvalidInputError
 from evoens.learners import LightGBMLearner, XGBoostLearner
@@ -67,6 +75,7 @@ def _learner(ctx, name, build):
 
 
 # -- resolution on the process that trains ----------------------------------------------------
+
 
 def test_cpu_is_always_cpu():
     resolved = plan_devices("cpu", [], "nowhere").resolve()
@@ -122,9 +131,11 @@ def test_learners_map_the_device_they_are_given_and_never_probe(monkeypatch, dat
 
 # -- the backend decides, at start ----------------------------------------------------------
 
+
 def test_backend_start_decides_the_plan_and_ships_it_with_the_context(ctx, fake_gpu, monkeypatch):
-    monkeypatch.setattr("evoens.backends._base.probe",
-                        lambda: {"cuda": True, "lightgbm_gpu": False})
+    monkeypatch.setattr(
+        "evoens.backends._base.probe", lambda: {"cuda": True, "lightgbm_gpu": False}
+    )
     backend = SequentialBackend()
     backend.start(dataclasses.replace(ctx, device="auto"))
     assert backend.device_plan == DevicePlan("auto", frozenset({"xgboost"}))
@@ -134,8 +145,9 @@ def test_backend_start_decides_the_plan_and_ships_it_with_the_context(ctx, fake_
 
 
 def test_cpu_backend_runs_an_evaluation_without_probing(ctx, monkeypatch):
-    monkeypatch.setattr("evoens.backends._base.probe",
-                        lambda: pytest.fail("probed for device='cpu'"))
+    monkeypatch.setattr(
+        "evoens.backends._base.probe", lambda: pytest.fail("probed for device='cpu'")
+    )
     with SequentialBackend() as backend:
         backend.start(ctx)
         assert backend.device_plan == DevicePlan()
@@ -162,6 +174,7 @@ def test_context_without_a_plan_builds_on_cpu_only_when_it_asked_for_cpu(ctx):
 
 
 # -- each library's own parameters ------------------------------------------------------------
+
 
 def test_xgboost_takes_device_cuda():
     assert xgboost_params("cuda") == {"device": "cuda"}
@@ -219,6 +232,7 @@ def test_lightgbm_learner_on_cpu_passes_no_device_type(data):
 
 # -- the run's plan --------------------------------------------------------------------------
 
+
 def test_auto_with_no_gpu_anywhere_runs_on_cpu_with_one_message(caplog):
     with caplog.at_level(logging.INFO, logger="evoens"):
         plan = plan_devices("auto", [{"cuda": False}, {"cuda": False}], "the 2 workers")
@@ -251,11 +265,19 @@ def test_cpu_plan_never_probes():
 
 # -- through the estimator ------------------------------------------------------------------
 
+
 @no_gpu
 @pytest.mark.slow
 def test_fit_with_cuda_and_no_gpu_fails_before_the_search(data):
-    clf = EvoEnsembleClassifier(device="cuda", generations=1, population_size=2, space="fast",
-                                cv=3, time_budget=None, random_state=0)
+    clf = EvoEnsembleClassifier(
+        device="cuda",
+        generations=1,
+        population_size=2,
+        space="fast",
+        cv=3,
+        time_budget=None,
+        random_state=0,
+    )
     started = time.time()
     with pytest.raises(DeviceError, match="no usable NVIDIA GPU was found on this machine"):
         clf.fit(*data)
@@ -266,8 +288,15 @@ def test_fit_with_cuda_and_no_gpu_fails_before_the_search(data):
 @no_gpu
 @pytest.mark.slow
 def test_fit_with_auto_and_no_gpu_runs_on_cpu_with_a_message(data, caplog):
-    clf = EvoEnsembleClassifier(device="auto", generations=1, population_size=2, space="fast",
-                                cv=3, time_budget=None, random_state=0)
+    clf = EvoEnsembleClassifier(
+        device="auto",
+        generations=1,
+        population_size=2,
+        space="fast",
+        cv=3,
+        time_budget=None,
+        random_state=0,
+    )
     with caplog.at_level(logging.INFO, logger="evoens"):
         clf.fit(*data)
     assert (clf.leaderboard_["status"] == "ok").all()

@@ -43,8 +43,15 @@ def test_builder_chooses_on_held_out_evidence_and_predicts():
     evaluations = []
     for i, p in enumerate(preds):
         g = Genome.create("lightgbm", {"num_leaves": 10 + i})
-        evaluations.append(Evaluation(Candidate(i, g, 0, 0), Status.OK, score=metric(y, p), oof=p.astype(np.float32),
-                                      models=[]))
+        evaluations.append(
+            Evaluation(
+                Candidate(i, g, 0, 0),
+                Status.OK,
+                score=metric(y, p),
+                oof=p.astype(np.float32),
+                models=[],
+            )
+        )
     folds = make_folds(y, "binary", 5, 0)
     model = EnsembleBuilder(metric).build(evaluations, y, folds, "binary", 2)
     assert set(model.candidates_scores) == {"single", "weighted", "stacked"}
@@ -70,10 +77,20 @@ def test_an_unfinished_comparison_keeps_the_weighted_ensemble():
 
     y, preds = _complementary()
     metric = get_metric("neg_log_loss", "binary")
-    evaluations = [Evaluation(Candidate(i, Genome.create("lightgbm", {"num_leaves": 10 + i}), 0, 0), Status.OK,
-                              score=metric(y, p), oof=p.astype(np.float32), models=[]) for i, p in enumerate(preds)]
+    evaluations = [
+        Evaluation(
+            Candidate(i, Genome.create("lightgbm", {"num_leaves": 10 + i}), 0, 0),
+            Status.OK,
+            score=metric(y, p),
+            oof=p.astype(np.float32),
+            models=[],
+        )
+        for i, p in enumerate(preds)
+    ]
     folds = make_folds(y, "binary", 5, 0)
-    model = _SlowToCompareWeighted(metric).build(evaluations, y, folds, "binary", 2, deadline=time.time() + 2.5)
+    model = _SlowToCompareWeighted(metric).build(
+        evaluations, y, folds, "binary", 2, deadline=time.time() + 2.5
+    )
     assert "single" in model.candidates_scores and "weighted" not in model.candidates_scores
     assert model.kind == "weighted"
     assert len(model.members) >= 2
@@ -81,8 +98,16 @@ def test_an_unfinished_comparison_keeps_the_weighted_ensemble():
 
 def _evaluation(i, p, y, metric, predict_time=0.01, folds=(0.80, 0.82, 0.78, 0.81, 0.79)):
     g = Genome.create("lightgbm", {"num_leaves": 10 + i})
-    return Evaluation(Candidate(i, g, 0, 0), Status.OK, score=metric(y, p), oof=p.astype(np.float32), models=[],
-                      fold_scores=list(folds), predict_time=predict_time, n_predicted=len(y))
+    return Evaluation(
+        Candidate(i, g, 0, 0),
+        Status.OK,
+        score=metric(y, p),
+        oof=p.astype(np.float32),
+        models=[],
+        fold_scores=list(folds),
+        predict_time=predict_time,
+        n_predicted=len(y),
+    )
 
 
 def test_a_costly_member_without_a_real_gain_is_left_out():
@@ -90,8 +115,12 @@ def test_a_costly_member_without_a_real_gain_is_left_out():
     y, (a, _, b) = _complementary()
     metric = get_metric("roc_auc", "binary")
     better_a = np.column_stack([1 - a[:, 1] * 0.999, a[:, 1] * 0.999 + 0.0005 * (y == 1)])
-    evaluations = [_evaluation(0, a, y, metric), _evaluation(1, b, y, metric),
-                   _evaluation(2, better_a, y, metric, predict_time=5.0), _evaluation(3, b * 0.99 + 0.005, y, metric)]
+    evaluations = [
+        _evaluation(0, a, y, metric),
+        _evaluation(1, b, y, metric),
+        _evaluation(2, better_a, y, metric, predict_time=5.0),
+        _evaluation(3, b * 0.99 + 0.005, y, metric),
+    ]
     folds = make_folds(y, "binary", 5, 0)
     model = EnsembleBuilder(metric).build(evaluations, y, folds, "binary", 2)
     assert 2 not in {m.id for m in model.members}
@@ -101,7 +130,12 @@ def test_a_costly_member_without_a_real_gain_is_left_out():
 def test_a_costly_member_with_a_real_gain_stays():
     y, (a, _, b) = _complementary()
     metric = get_metric("roc_auc", "binary")
-    evaluations = [_evaluation(0, a, y, metric), _evaluation(1, a * 0.99 + 0.005, y, metric),
-                   _evaluation(2, b, y, metric, predict_time=5.0)]
-    model = EnsembleBuilder(metric).build(evaluations, y, make_folds(y, "binary", 5, 0), "binary", 2)
+    evaluations = [
+        _evaluation(0, a, y, metric),
+        _evaluation(1, a * 0.99 + 0.005, y, metric),
+        _evaluation(2, b, y, metric, predict_time=5.0),
+    ]
+    model = EnsembleBuilder(metric).build(
+        evaluations, y, make_folds(y, "binary", 5, 0), "binary", 2
+    )
     assert 2 in {m.id for m in model.members}

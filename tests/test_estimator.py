@@ -27,7 +27,17 @@ def test_same_seed_same_leaderboard_and_predictions(binary_data):
     params = dict(generations=6, population_size=4, n_jobs=2, time_budget=None, **FAST)
     a = EvoEnsembleClassifier(**params).fit(X, y)
     b = EvoEnsembleClassifier(**params).fit(X, y)
-    cols = ["id", "generation", "pipeline", "score", "fold_scores", "status", "operator", "parents", "ensemble_weight"]
+    cols = [
+        "id",
+        "generation",
+        "pipeline",
+        "score",
+        "fold_scores",
+        "status",
+        "operator",
+        "parents",
+        "ensemble_weight",
+    ]
     pd.testing.assert_frame_equal(a.leaderboard_[cols], b.leaderboard_[cols])
     board = a.leaderboard_
     assert sorted(board.generation.unique()) == [0, 1, 2, 3, 4, 5]
@@ -68,10 +78,14 @@ def test_regression_with_r2_scoring(diabetes_data):
 
 def test_scoring_by_name_and_by_callable(binary_data):
     X, y = binary_data
-    by_name = EvoEnsembleClassifier(generations=1, population_size=2, scoring="accuracy", **SEQ).fit(X, y)
+    by_name = EvoEnsembleClassifier(
+        generations=1, population_size=2, scoring="accuracy", **SEQ
+    ).fit(X, y)
     assert 0.8 < by_name.best_score_ <= 1
     scorer = make_scorer(roc_auc_score, response_method="predict_proba")
-    by_callable = EvoEnsembleClassifier(generations=1, population_size=2, scoring=scorer, **SEQ).fit(X, y)
+    by_callable = EvoEnsembleClassifier(
+        generations=1, population_size=2, scoring=scorer, **SEQ
+    ).fit(X, y)
     default = EvoEnsembleClassifier(generations=1, population_size=2, **SEQ).fit(X, y)
     assert by_callable.best_score_ == pytest.approx(default.best_score_)
 
@@ -80,7 +94,9 @@ def test_sample_weight_changes_the_fit(binary_data):
     X, y = binary_data
     w = np.where(y == 1, 5.0, 1.0)
     plain = EvoEnsembleClassifier(generations=1, population_size=2, **SEQ).fit(X, y)
-    weighted = EvoEnsembleClassifier(generations=1, population_size=2, **SEQ).fit(X, y, sample_weight=w)
+    weighted = EvoEnsembleClassifier(generations=1, population_size=2, **SEQ).fit(
+        X, y, sample_weight=w
+    )
     assert not np.allclose(plain.predict_proba(X), weighted.predict_proba(X))
 
 
@@ -88,9 +104,21 @@ def test_leaderboard_records_every_evaluation(binary_data):
     X, y = binary_data
     clf = EvoEnsembleClassifier(generations=3, population_size=3, **SEQ).fit(X, y)
     board = clf.leaderboard_
-    assert len(board) == clf.n_evaluations_ == 2 + 3 + 3  # generation 0 is half a population (at least 2)
-    assert {"rank", "genome", "score", "fold_scores", "fit_time", "status", "generation", "parents",
-            "operator", "ensemble_weight"} <= set(board.columns)
+    assert (
+        len(board) == clf.n_evaluations_ == 2 + 3 + 3
+    )  # generation 0 is half a population (at least 2)
+    assert {
+        "rank",
+        "genome",
+        "score",
+        "fold_scores",
+        "fit_time",
+        "status",
+        "generation",
+        "parents",
+        "operator",
+        "ensemble_weight",
+    } <= set(board.columns)
     assert board.score.iloc[0] == clf.best_score_
     assert board.ensemble_weight.sum() == pytest.approx(1.0) or clf.ensemble_.kind == "stacked"
 
@@ -133,7 +161,13 @@ def test_cv_auto_takes_eight_folds_on_small_data_and_five_on_large(binary_data):
 
     assert (auto_folds(9_999), auto_folds(10_000)) == (8, 5)
     X, y = binary_data
-    params = {**FAST, "cv": "auto", "generations": 1, "population_size": 2, "backend": "sequential"}
+    params = {
+        **FAST,
+        "cv": "auto",
+        "generations": 1,
+        "population_size": 2,
+        "backend": "sequential",
+    }
     clf = EvoEnsembleClassifier(**params).fit(X, y)
     assert {len(f) for f in clf.leaderboard_["fold_scores"]} == {8}
     assert len(clf.ensemble_.members[0].models) == 8
@@ -157,8 +191,15 @@ def test_refit_holds_the_budget_and_uses_each_candidates_seed(tmp_path):
     path = tmp_path / "forest.toml"
     path.write_text(BIG_FOREST)
     budget = 8.0
-    clf = EvoEnsembleClassifier(space=str(path), time_budget=budget, refit=True, n_jobs=2, cv=3, random_state=0,
-                                device="cpu").fit(X, y)
+    clf = EvoEnsembleClassifier(
+        space=str(path),
+        time_budget=budget,
+        refit=True,
+        n_jobs=2,
+        cv=3,
+        random_state=0,
+        device="cpu",
+    ).fit(X, y)
     assert clf.fit_time_ <= budget * 1.05 + 0.5, clf.fit_time_
     assert set(clf.refit_) == {m.id for m in clf.ensemble_.members}
     for member in clf.ensemble_.members:
@@ -176,4 +217,6 @@ def test_predicting_on_threads_gives_the_same_predictions(binary_data):
     clf = EvoEnsembleClassifier(generations=2, population_size=4, **SEQ).fit(X, y)
     assert sum(len(m.models) for m in clf.ensemble_.members) > 1
     Xe = clf.encoder_.transform(X)
-    np.testing.assert_array_equal(clf.ensemble_.predict(Xe, n_jobs=1), clf.ensemble_.predict(Xe, n_jobs=2))
+    np.testing.assert_array_equal(
+        clf.ensemble_.predict(Xe, n_jobs=1), clf.ensemble_.predict(Xe, n_jobs=2)
+    )

@@ -34,8 +34,17 @@ def misfit_space(tmp_path):
 @pytest.mark.slow
 def test_failing_and_hanging_learners_are_recorded_and_the_run_finishes(binary_data, misfit_space):
     X, y = binary_data
-    clf = EvoEnsembleClassifier(space=misfit_space, generations=2, population_size=4, n_jobs=2, cv=3,
-                                max_eval_time=2.0, time_budget=None, random_state=0, device="cpu")
+    clf = EvoEnsembleClassifier(
+        space=misfit_space,
+        generations=2,
+        population_size=4,
+        n_jobs=2,
+        cv=3,
+        max_eval_time=2.0,
+        time_budget=None,
+        random_state=0,
+        device="cpu",
+    )
     with pytest.warns(UserWarning, match="failed with an error"):
         clf.fit(X, y)
     board = clf.leaderboard_
@@ -51,8 +60,15 @@ def test_failing_and_hanging_learners_are_recorded_and_the_run_finishes(binary_d
 def test_time_budget_holds_when_a_pipeline_hangs_in_native_code(binary_data, misfit_space):
     X, y = binary_data
     budget = 8.0
-    clf = EvoEnsembleClassifier(space=misfit_space, time_budget=budget, population_size=4, n_jobs=2, cv=3,
-                                random_state=0, device="cpu")
+    clf = EvoEnsembleClassifier(
+        space=misfit_space,
+        time_budget=budget,
+        population_size=4,
+        n_jobs=2,
+        cv=3,
+        random_state=0,
+        device="cpu",
+    )
     start = time.time()
     with pytest.warns(UserWarning):
         clf.fit(X, y)
@@ -65,19 +81,37 @@ def test_every_candidate_failing_raises_one_clear_error(binary_data, tmp_path):
     path = tmp_path / "only-failing.toml"
     path.write_text('[learners.failing]\ncomponent = "evoens.testing:FailingLearner"\n')
     X, y = binary_data
-    clf = EvoEnsembleClassifier(space=str(path), generations=1, population_size=2, backend="sequential",
-                                time_budget=None, cv=3, random_state=0, device="cpu")
+    clf = EvoEnsembleClassifier(
+        space=str(path),
+        generations=1,
+        population_size=2,
+        backend="sequential",
+        time_budget=None,
+        cv=3,
+        random_state=0,
+        device="cpu",
+    )
     with pytest.raises(AllCandidatesFailedError, match="FailingLearner always fails"):
         clf.fit(X, y)
 
 
 def test_nan_predictions_are_a_recorded_failure(binary_data, tmp_path):
     path = tmp_path / "nan.toml"
-    path.write_text('[learners.nan]\ncomponent = "tests.test_failures:NaNLearner"\n'
-                    '[learners.lin]\ncomponent = "linear"\nsteps = { scaler = ["standard"] }\n')
+    path.write_text(
+        '[learners.nan]\ncomponent = "tests.test_failures:NaNLearner"\n'
+        '[learners.lin]\ncomponent = "linear"\nsteps = { scaler = ["standard"] }\n'
+    )
     X, y = binary_data
-    clf = EvoEnsembleClassifier(space=str(path), generations=1, population_size=2, backend="sequential",
-                                time_budget=None, cv=3, random_state=0, device="cpu")
+    clf = EvoEnsembleClassifier(
+        space=str(path),
+        generations=1,
+        population_size=2,
+        backend="sequential",
+        time_budget=None,
+        cv=3,
+        random_state=0,
+        device="cpu",
+    )
     with pytest.warns(UserWarning):
         clf.fit(X, y)
     row = clf.leaderboard_.set_index("learner").loc["nan"]

@@ -39,8 +39,14 @@ FIT = PRELUDE + textwrap.dedent("""
 
 
 def _run(args, tmp_path, stdin=None, timeout=180):
-    proc = subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True, cwd=tmp_path,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
@@ -68,7 +74,9 @@ def test_python_dash_c_fits_with_worker_processes(tmp_path):
 
 def test_inside_gridsearchcv_with_two_jobs(tmp_path):
     script = tmp_path / "grid.py"
-    script.write_text(PRELUDE + textwrap.dedent("""
+    script.write_text(
+        PRELUDE
+        + textwrap.dedent("""
         from sklearn.model_selection import GridSearchCV
         est = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast", random_state=0)
         t = time.time()
@@ -76,7 +84,8 @@ def test_inside_gridsearchcv_with_two_jobs(tmp_path):
         print(json.dumps({"fit_times": list(search.cv_results_["mean_fit_time"]),
                           "refit": search.refit_time_, "scores": list(search.cv_results_["mean_test_score"]),
                           "evaluations": search.best_estimator_.n_evaluations_}))
-        """))
+        """)
+    )
     result, stderr = _run([str(script)], tmp_path)
     assert max(result["fit_times"] + [result["refit"]]) <= LIMIT, result
     assert min(result["scores"]) > 0.85 and result["evaluations"] >= 1, result
@@ -85,12 +94,15 @@ def test_inside_gridsearchcv_with_two_jobs(tmp_path):
 
 def test_inside_cross_val_score_with_three_jobs(tmp_path):
     script = tmp_path / "cvs.py"
-    script.write_text(PRELUDE + textwrap.dedent("""
+    script.write_text(
+        PRELUDE
+        + textwrap.dedent("""
         from sklearn.model_selection import cross_validate
         est = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast", random_state=0)
         res = cross_validate(est, X, y, cv=3, n_jobs=3, error_score="raise")
         print(json.dumps({"fit_times": list(res["fit_time"]), "scores": list(res["test_score"])}))
-        """))
+        """)
+    )
     result, _ = _run([str(script)], tmp_path)
     assert max(result["fit_times"]) <= LIMIT, result
     assert min(result["scores"]) > 0.85, result
@@ -98,15 +110,19 @@ def test_inside_cross_val_score_with_three_jobs(tmp_path):
 
 def test_scorer_and_learner_defined_in_main_reach_the_workers(tmp_path):
     """Functions and classes of an unguarded ``__main__`` travel to the workers by value."""
-    (tmp_path / "space.toml").write_text(textwrap.dedent("""
+    (tmp_path / "space.toml").write_text(
+        textwrap.dedent("""
         name = "mine"
         [learners.stump]
         component = "__main__:StumpLearner"
         [learners.stump.params]
         max_depth = { low = 1, high = 3 }
-        """))
+        """)
+    )
     script = tmp_path / "custom.py"
-    script.write_text(PRELUDE + textwrap.dedent("""
+    script.write_text(
+        PRELUDE
+        + textwrap.dedent("""
         import os
         from sklearn.metrics import make_scorer
         from sklearn.tree import DecisionTreeClassifier
@@ -140,7 +156,8 @@ def test_scorer_and_learner_defined_in_main_reach_the_workers(tmp_path):
         print(json.dumps({"fit": time.time() - t, "evaluations": m.n_evaluations_,
                           "ok": int((board.status == "ok").sum()), "errors": list(board.error[board.error != ""]),
                           "accuracy": m.score(X, y), "in_workers": os.getpid() not in pids}))
-        """))
+        """)
+    )
     result, stderr = _run([str(script)], tmp_path)
     assert result["errors"] == [] and result["ok"] >= 2, result
     assert result["in_workers"], "the custom learner must have been fitted in worker processes"
@@ -151,7 +168,8 @@ def test_daemonic_parent_evaluates_in_process_and_says_so_once(tmp_path):
     """A ``multiprocessing.Pool`` worker may not start children: evoens falls back, with a log line,
     not a warning (this runs under ``-W error``)."""
     script = tmp_path / "pool.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import json, multiprocessing, time
         from sklearn.datasets import load_breast_cancer
         import evoens
@@ -169,7 +187,8 @@ def test_daemonic_parent_evaluates_in_process_and_says_so_once(tmp_path):
         if __name__ == "__main__":
             with multiprocessing.get_context("spawn").Pool(1) as pool:
                 print(json.dumps(pool.map(job, [0])[0]))
-        """))
+        """)
+    )
     result, stderr = _run(["-W", "error", str(script)], tmp_path)
     for fit_time, n_ok in result:
         assert fit_time <= LIMIT and n_ok >= 1, result
@@ -180,22 +199,29 @@ def test_notebook_kernel_fits_with_worker_processes(tmp_path):
     """A Jupyter kernel's ``__main__`` is not a file; a scorer defined in a cell still reaches the workers."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    cells = [PRELUDE, textwrap.dedent("""
+    cells = [
+        PRELUDE,
+        textwrap.dedent("""
         from sklearn.metrics import make_scorer
 
         def hits(y_true, y_pred):
             return float((y_true == y_pred).mean())
-        """), textwrap.dedent("""
+        """),
+        textwrap.dedent("""
         t = time.time()
         m = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast", random_state=0,
                                          scoring=make_scorer(hits)).fit(X, y)
         print(json.dumps({"fit": time.time() - t, "evaluations": m.n_evaluations_,
                           "ok": int((m.leaderboard_.status == "ok").sum()), "accuracy": m.score(X, y)}))
-        """)]
+        """),
+    ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outputs = [o for o in nb.cells[-1].outputs if o.get("name") == "stdout"]
     result = json.loads(outputs[-1]["text"].strip().splitlines()[-1])
-    stderr = "".join(o.get("text", "") for c in nb.cells for o in c.outputs if o.get("name") == "stderr")
+    stderr = "".join(
+        o.get("text", "") for c in nb.cells for o in c.outputs if o.get("name") == "stderr"
+    )
     _check_fit(result, stderr)

@@ -38,7 +38,9 @@ assert clf.predict(X).shape == (60,)
 def test_listed_packages_are_the_source_subpackages():
     """``pyproject.toml`` lists the packages by hand (for ``package-dir``); a new subpackage must be added."""
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-    source = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "evoens").rglob("__init__.py")}
+    source = {
+        ".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "evoens").rglob("__init__.py")
+    }
     assert set(config["packages"]) == source | {"evoens.pipelines"}
     assert config["package-dir"] == {"evoens.pipelines": "pipelines"}
     assert (REPO / "pipelines" / "__init__.py").is_file()
@@ -47,7 +49,11 @@ def test_listed_packages_are_the_source_subpackages():
 
 @pytest.mark.slow
 def test_installed_package_finds_its_presets(tmp_path):
-    pytest.importorskip("setuptools", minversion="68", reason="building evoens needs setuptools>=68 (the test extra)")
+    pytest.importorskip(
+        "setuptools",
+        minversion="68",
+        reason="building evoens needs setuptools>=68 (the test extra)",
+    )
     pytest.importorskip("wheel", reason="building evoens needs wheel (the test extra)")
     source, site, elsewhere = tmp_path / "src", tmp_path / "site", tmp_path / "elsewhere"
     source.mkdir()
@@ -55,15 +61,40 @@ def test_installed_package_finds_its_presets(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
     for name in ("evoens", "pipelines"):
-        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        shutil.copytree(
+            REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+        )
 
-    run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
-         "--target", site, source], cwd=tmp_path)
-    assert sorted(p.name for p in (site / "evoens" / "pipelines").glob("*.toml")) == \
-        ["default.toml", "fast.toml", "trees.toml"]
-    run([sys.executable, "-c", CHECK_INSTALLED, site], cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(site)})
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            site,
+            source,
+        ],
+        cwd=tmp_path,
+    )
+    assert sorted(p.name for p in (site / "evoens" / "pipelines").glob("*.toml")) == [
+        "default.toml",
+        "fast.toml",
+        "trees.toml",
+    ]
+    run(
+        [sys.executable, "-c", CHECK_INSTALLED, site],
+        cwd=elsewhere,
+        env={**os.environ, "PYTHONPATH": str(site)},
+    )
 
 
 def run(command, **kwargs):
-    result = subprocess.run(list(map(str, command)), capture_output=True, text=True, timeout=300, **kwargs)
+    result = subprocess.run(
+        list(map(str, command)), capture_output=True, text=True, timeout=300, **kwargs
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]

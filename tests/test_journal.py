@@ -18,8 +18,15 @@ from evoens.journal import STUDY_NAME, RunJournal, RunLayout, read_evaluations
 from evoens.journal._files import repair_tail
 from evoens.space import Genome
 
-SETTINGS = {"estimator": "EvoEnsembleClassifier", "random_state": 0, "cv": 3, "population_size": 4,
-            "scoring": "None", "space": "fast", "params": {"time_budget": "60"}}
+SETTINGS = {
+    "estimator": "EvoEnsembleClassifier",
+    "random_state": 0,
+    "cv": 3,
+    "population_size": 4,
+    "scoring": "None",
+    "space": "fast",
+    "params": {"time_budget": "60"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,18 +34,37 @@ def rows():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3))
     y = (X[:, 0] + rng.normal(scale=0.5, size=60) > 0).astype(int)
-    folds = [(np.arange(20, 60), np.arange(0, 20)), (np.r_[0:20, 40:60], np.arange(20, 40)),
-             (np.arange(0, 40), np.arange(40, 60))]
+    folds = [
+        (np.arange(20, 60), np.arange(0, 20)),
+        (np.r_[0:20, 40:60], np.arange(20, 40)),
+        (np.arange(0, 40), np.arange(40, 60)),
+    ]
     return X, y, folds
 
 
 def _ok(i, X, y, generation=0):
     genome = Genome.create("logistic", {"C": 1.0 + i}, {"scaler": ("standard", {})})
-    models = [make_pipeline(StandardScaler(), LogisticRegression(C=1.0 + i)).fit(X, y) for _ in range(3)]
-    oof = np.column_stack([1 - models[0].predict_proba(X)[:, 1], models[0].predict_proba(X)[:, 1]]).astype(np.float32)
-    cand = Candidate(i, genome, generation, seed=100 + i, operator="perturb", parents=(0,), source="test")
-    return Evaluation(cand, Status.OK, score=0.9 - 0.01 * i, fold_scores=[0.9, 0.91, 0.89], oof=oof, models=models,
-                      fit_time=0.5, predict_time=0.1, wall_time=0.7, worker="w1")
+    models = [
+        make_pipeline(StandardScaler(), LogisticRegression(C=1.0 + i)).fit(X, y) for _ in range(3)
+    ]
+    oof = np.column_stack(
+        [1 - models[0].predict_proba(X)[:, 1], models[0].predict_proba(X)[:, 1]]
+    ).astype(np.float32)
+    cand = Candidate(
+        i, genome, generation, seed=100 + i, operator="perturb", parents=(0,), source="test"
+    )
+    return Evaluation(
+        cand,
+        Status.OK,
+        score=0.9 - 0.01 * i,
+        fold_scores=[0.9, 0.91, 0.89],
+        oof=oof,
+        models=models,
+        fit_time=0.5,
+        predict_time=0.1,
+        wall_time=0.7,
+        worker="w1",
+    )
 
 
 def _failed(i, status=Status.ERROR, error="ValueError: boom\nTraceback..."):
@@ -48,12 +74,19 @@ def _failed(i, status=Status.ERROR, error="ValueError: boom\nTraceback..."):
 
 def _open(path, rows, **changes):
     X, y, folds = rows
-    return RunJournal.open(path, settings={**SETTINGS, **changes}, fingerprint="abc123", folds=folds)
+    return RunJournal.open(
+        path, settings={**SETTINGS, **changes}, fingerprint="abc123", folds=folds
+    )
 
 
 def test_append_then_load_rebuilds_every_evaluation(tmp_path, rows):
     X, y, _ = rows
-    records = [_ok(0, X, y), _failed(1), _failed(2, Status.PRUNED, "below the threshold"), _ok(3, X, y, 1)]
+    records = [
+        _ok(0, X, y),
+        _failed(1),
+        _failed(2, Status.PRUNED, "below the threshold"),
+        _ok(3, X, y, 1),
+    ]
     with _open(tmp_path, rows) as journal:
         for e in records:
             journal.append(e)
@@ -68,7 +101,9 @@ def test_append_then_load_rebuilds_every_evaluation(tmp_path, rows):
         assert np.isnan(back.score) if not e.ok else back.score == e.score
     np.testing.assert_array_equal(loaded[0].oof, records[0].oof)
     assert loaded[0].oof.dtype == np.float32
-    np.testing.assert_array_equal(loaded[3].models[1].predict_proba(X), records[3].models[1].predict_proba(X))
+    np.testing.assert_array_equal(
+        loaded[3].models[1].predict_proba(X), records[3].models[1].predict_proba(X)
+    )
     assert loaded[1].oof is None and loaded[1].models is None
 
 
@@ -85,7 +120,10 @@ def test_new_run_writes_settings_fingerprint_and_folds(tmp_path, rows):
 def test_a_different_dataset_is_refused_with_both_fingerprints(tmp_path, rows):
     _, _, folds = rows
     _open(tmp_path, rows).close()
-    with pytest.raises(InvalidInputError, match=r"was made for a different dataset \(fingerprint abc123 != zzz999\)"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"was made for a different dataset \(fingerprint abc123 != zzz999\)",
+    ):
         RunJournal.open(tmp_path, settings=SETTINGS, fingerprint="zzz999", folds=folds)
 
 
@@ -169,7 +207,9 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_run(tmp_path, rows
 def test_timeouts_and_killed_evaluations_are_recorded_but_run_again_on_resume(tmp_path, rows):
     X, y, _ = rows
     with _open(tmp_path, rows) as journal:
-        journal.append(_failed(0, Status.KILLED, "abandoned: the run stopped while it was running"))
+        journal.append(
+            _failed(0, Status.KILLED, "abandoned: the run stopped while it was running")
+        )
         journal.append(_failed(1, Status.TIMEOUT, "stopped at its deadline"))
         journal.append(_failed(2, Status.ERROR))
         journal.append(_ok(3, X, y))
@@ -204,8 +244,11 @@ def test_optuna_reads_the_journal_as_a_study(tmp_path, rows):
     storage = JournalStorage(JournalFileBackend(str(RunLayout.at(tmp_path).journal)))
     study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
     states = [t.state for t in study.trials]
-    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL,
-                      optuna.trial.TrialState.PRUNED]
+    assert states == [
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.FAIL,
+        optuna.trial.TrialState.PRUNED,
+    ]
     assert study.best_value == pytest.approx(0.9)
     assert study.trials[0].user_attrs["learner"] == "logistic"
     assert study.trials[1].user_attrs["error"].startswith("ValueError: boom")

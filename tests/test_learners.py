@@ -55,11 +55,20 @@ def test_forest_members_keep_their_share_of_trees_for_the_bag(binary_data, tmp_p
     from evoens import EvoEnsembleClassifier
 
     space = tmp_path / "forest.toml"
-    space.write_text('name = "forest"\n[learners.extra_trees]\ncomponent = "extra_trees"\n'
-                     '[learners.extra_trees.defaults]\nn_estimators = 200\n')
+    space.write_text(
+        'name = "forest"\n[learners.extra_trees]\ncomponent = "extra_trees"\n'
+        "[learners.extra_trees.defaults]\nn_estimators = 200\n"
+    )
     X, y = binary_data
-    clf = EvoEnsembleClassifier(space=str(space), generations=1, population_size=1, cv=4, random_state=0,
-                                backend="sequential", device="cpu").fit(X, y)
+    clf = EvoEnsembleClassifier(
+        space=str(space),
+        generations=1,
+        population_size=1,
+        cv=4,
+        random_state=0,
+        backend="sequential",
+        device="cpu",
+    ).fit(X, y)
     (member,) = clf.ensemble_.members
     assert [len(pipe[-1].model_.estimators_) for pipe in member.models] == [50] * 4
     fold_scores = clf.leaderboard_["fold_scores"].iloc[0]

@@ -20,11 +20,23 @@ from evoens.space import available_presets, load_space
 HERE = Path(__file__).resolve().parent
 PORTFOLIO = json.loads((HERE / "data" / "tabrepo-2023.json").read_text())
 SHARED = HERE.parents[1] / "shared" / "portfolio" / "tabrepo-2023.json"
-FAMILY = {"lightgbm": "GBM", "xgboost": "XGB", "extra_trees": "XT", "random_forest": "RF", "mlp": "NN_TORCH"}
+FAMILY = {
+    "lightgbm": "GBM",
+    "xgboost": "XGB",
+    "extra_trees": "XT",
+    "random_forest": "RF",
+    "mlp": "NN_TORCH",
+}
 # the MLP's settings map loosely to scikit-learn's (the portfolio file says so): name here -> name there
-MLP_NAMES = {"hidden_size": "hidden_size", "num_layers": "num_layers", "learning_rate_init": "learning_rate",
-             "alpha": "weight_decay"}
-CONFIGS = {c["name"]: (family, c) for family, configs in PORTFOLIO["families"].items() for c in configs}
+MLP_NAMES = {
+    "hidden_size": "hidden_size",
+    "num_layers": "num_layers",
+    "learning_rate_init": "learning_rate",
+    "alpha": "weight_decay",
+}
+CONFIGS = {
+    c["name"]: (family, c) for family, configs in PORTFOLIO["families"].items() for c in configs
+}
 
 
 def _portfolio_seeds():
@@ -33,7 +45,9 @@ def _portfolio_seeds():
         for name, spec in space.learners.items():
             for seed in spec.seeds:
                 if "TabRepo 2023 portfolio" in seed.source:
-                    yield pytest.param(preset, spec, seed, id=f"{preset}-{seed.source.split(': ', 1)[1][:20]}")
+                    yield pytest.param(
+                        preset, spec, seed, id=f"{preset}-{seed.source.split(': ', 1)[1][:20]}"
+                    )
 
 
 def test_the_copy_is_the_portfolio_the_project_was_given():
@@ -44,8 +58,12 @@ def test_the_copy_is_the_portfolio_the_project_was_given():
 
 def _expected(spec, name, value):
     dist = spec.params.get(name)
-    if dist is not None and not isinstance(dist, CategoricalDistribution) and isinstance(value, (int, float)) \
-            and not isinstance(value, bool):
+    if (
+        dist is not None
+        and not isinstance(dist, CategoricalDistribution)
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+    ):
         return type(value)(min(max(value, dist.low), dist.high))
     return value
 
@@ -68,16 +86,24 @@ def test_seed_matches_the_portfolio(preset, spec, seed):
     published = dict(config["params"])
     if family == "XGB":
         native = published.pop("enable_categorical", False)
-        assert seed.genome.step_dict["encoder"][0] == ("native" if native else spec.steps["encoder"][0])
+        assert seed.genome.step_dict["encoder"][0] == (
+            "native" if native else spec.steps["encoder"][0]
+        )
     if family == "NN_TORCH":
-        published = {here: published[there] for here, there in MLP_NAMES.items() if there in published}
+        published = {
+            here: published[there] for here, there in MLP_NAMES.items() if there in published
+        }
     for key, value in published.items():
         want = _expected(spec, key, value)
         got = ours.get(key)
         assert got is not None, f"{name}: {key} missing"
-        assert _same_type(got, want), f"{name}: {key} = {got!r} ({type(got).__name__}), published {value!r}"
+        assert _same_type(got, want), (
+            f"{name}: {key} = {got!r} ({type(got).__name__}), published {value!r}"
+        )
         if isinstance(want, float):
-            assert math.isclose(got, want, rel_tol=1e-4), f"{name}: {key} = {got!r}, published {value!r}"
+            assert math.isclose(got, want, rel_tol=1e-4), (
+                f"{name}: {key} = {got!r}, published {value!r}"
+            )
         else:
             assert got == want, f"{name}: {key} = {got!r}, published {value!r}"
 

@@ -9,13 +9,33 @@ import pytest
 from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor
 from evoens.evaluation import Candidate, Evaluation, Status
 from evoens.persist import save_model
-from evoens.report import RunData, build_report, leaderboard_from_evaluations, load_run, write_report
+from evoens.report import (
+    RunData,
+    build_report,
+    leaderboard_from_evaluations,
+    load_run,
+    write_report,
+)
 from evoens.space import Genome
 
-SMALL = dict(population_size=4, cv=3, space="fast", random_state=0, device="cpu", backend="sequential",
-             time_budget=None)
-SECTIONS = ["Leaderboard", "Fitness over generations", "Every evaluation: time and score",
-            "Learner mix over generations", "Ensemble", "Failures", "Time per phase"]
+SMALL = dict(
+    population_size=4,
+    cv=3,
+    space="fast",
+    random_state=0,
+    device="cpu",
+    backend="sequential",
+    time_budget=None,
+)
+SECTIONS = [
+    "Leaderboard",
+    "Fitness over generations",
+    "Every evaluation: time and score",
+    "Learner mix over generations",
+    "Ensemble",
+    "Failures",
+    "Time per phase",
+]
 
 
 def images(page: str) -> list:
@@ -39,7 +59,9 @@ def test_report_from_a_run_directory_has_every_section_and_plot(run_dir):
     for title in SECTIONS:
         assert f"<h2>{title}</h2>" in page
     pngs = images(page)
-    assert len(pngs) == 5  # fitness, time and score, learner mix, ensemble weights, time per learner
+    assert (
+        len(pngs) == 5
+    )  # fitness, time and score, learner mix, ensemble weights, time per learner
     for data in pngs:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
     for member in model.ensemble_.members:
@@ -70,12 +92,17 @@ def test_a_run_without_a_model_is_reported_from_its_journal(run_dir, tmp_path):
 def test_failures_are_grouped_with_their_reasons_and_escaped():
     def record(i, status, score=float("nan"), error="", generation=0, learner="lightgbm"):
         cand = Candidate(i, Genome.create(learner, {"num_leaves": 8 + i}), generation, seed=i)
-        return Evaluation(cand, status, score=score, error=error, fit_time=0.1 * (i + 1), wall_time=0.2 * (i + 1))
+        return Evaluation(
+            cand, status, score=score, error=error, fit_time=0.1 * (i + 1), wall_time=0.2 * (i + 1)
+        )
 
-    records = [record(0, Status.OK, 0.8), record(1, Status.OK, 0.85, generation=1, learner="knn"),
-               record(2, Status.ERROR, error="ValueError: <script>alert(1)</script>\nTraceback ..."),
-               record(3, Status.ERROR, error="ValueError: <script>alert(1)</script>\nTraceback ..."),
-               record(4, Status.TIMEOUT, error="stopped at its deadline", generation=1)]
+    records = [
+        record(0, Status.OK, 0.8),
+        record(1, Status.OK, 0.85, generation=1, learner="knn"),
+        record(2, Status.ERROR, error="ValueError: <script>alert(1)</script>\nTraceback ..."),
+        record(3, Status.ERROR, error="ValueError: <script>alert(1)</script>\nTraceback ..."),
+        record(4, Status.TIMEOUT, error="stopped at its deadline", generation=1),
+    ]
     data = RunData("synthetic", leaderboard_from_evaluations(records))
     page = build_report(data)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
@@ -96,7 +123,9 @@ def test_terrible_scores_do_not_flatten_the_plots():
 
     scores = np.array([-0.30, -0.31, -0.32, -0.33, -0.35, -0.4, -25.0])
     low, high = _score_limits(scores)
-    assert low > -1.0 and high > -0.30  # the log loss of 25 is drawn on the edge, not scaled into view
+    assert (
+        low > -1.0 and high > -0.30
+    )  # the log loss of 25 is drawn on the edge, not scaled into view
 
 
 def test_an_empty_run_still_renders():
@@ -122,7 +151,8 @@ def test_prediction_cost_is_measured_and_reported(run_dir):
     assert (ok["predict_s_per_1k"] > 0).all() and np.isfinite(ok["predict_s_per_1k"]).all()
     assert model.ensemble_.predict_per_1k > 0
     for member in model.ensemble_.members:
-        assert member.predict_per_1k == pytest.approx(float(ok.loc[ok.id == member.id, "predict_s_per_1k"].iloc[0]),
-                                                      rel=1e-3, abs=1e-5)
+        assert member.predict_per_1k == pytest.approx(
+            float(ok.loc[ok.id == member.id, "predict_s_per_1k"].iloc[0]), rel=1e-3, abs=1e-5
+        )
     page = write_report(path).read_text()
     assert "predict s / 1k rows" in page and "predicting 1,000 rows with the final model" in page

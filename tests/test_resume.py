@@ -20,8 +20,15 @@ from evoens.journal import STUDY_NAME, RunLayout, read_evaluations
 from evoens.persist import load_model
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = dict(population_size=4, cv=3, space="fast", random_state=0, device="cpu", backend="sequential",
-             time_budget=None)
+SMALL = dict(
+    population_size=4,
+    cv=3,
+    space="fast",
+    random_state=0,
+    device="cpu",
+    backend="sequential",
+    time_budget=None,
+)
 
 
 def journal_ids(run_dir) -> list:
@@ -65,9 +72,13 @@ def test_fitting_other_data_into_a_run_directory_is_refused(tmp_path, cancer):
     X, y = cancer
     EvoEnsembleClassifier(generations=1, run_dir=tmp_path, **SMALL).fit(X, y)
     with pytest.raises(InvalidInputError, match="was made for a different dataset"):
-        EvoEnsembleClassifier(generations=1, run_dir=tmp_path, **SMALL).fit(X.iloc[:300], y.iloc[:300])
+        EvoEnsembleClassifier(generations=1, run_dir=tmp_path, **SMALL).fit(
+            X.iloc[:300], y.iloc[:300]
+        )
     with pytest.raises(InvalidInputError, match="random_state 0 != 1"):
-        EvoEnsembleClassifier(generations=1, run_dir=tmp_path, **{**SMALL, "random_state": 1}).fit(X, y)
+        EvoEnsembleClassifier(generations=1, run_dir=tmp_path, **{**SMALL, "random_state": 1}).fit(
+            X, y
+        )
 
 
 @pytest.mark.slow
@@ -77,12 +88,44 @@ def test_resume_after_sigkill_keeps_every_finished_evaluation(tmp_path, cancer):
     data = tmp_path / "cancer.csv"
     X.assign(label=y).to_csv(data, index=False)
     run_dir = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "evoens.cli", "fit", str(data), "--target", "label", "--generations", "50",
-               "--population-size", "4", "--cv", "3", "--space", "fast", "--n-jobs", "2", "--device", "cpu",
-               "--seed", "0", "--run-dir", str(run_dir), "--quiet"]
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "evoens.cli",
+        "fit",
+        str(data),
+        "--target",
+        "label",
+        "--generations",
+        "50",
+        "--population-size",
+        "4",
+        "--cv",
+        "3",
+        "--space",
+        "fast",
+        "--n-jobs",
+        "2",
+        "--device",
+        "cpu",
+        "--seed",
+        "0",
+        "--run-dir",
+        str(run_dir),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.time() + 90
         before = {}
@@ -93,7 +136,9 @@ def test_resume_after_sigkill_keeps_every_finished_evaluation(tmp_path, cancer):
                     break
             time.sleep(0.1)
         assert proc.poll() is None, proc.communicate()[1].decode()
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker processes, with no chance to clean up
+        os.killpg(
+            proc.pid, signal.SIGKILL
+        )  # the driver and its worker processes, with no chance to clean up
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
@@ -104,8 +149,23 @@ def test_resume_after_sigkill_keeps_every_finished_evaluation(tmp_path, cancer):
     with open(journal, "ab") as f:  # as if the kill had hit in the middle of writing a record
         f.write(b'{"op_code": 4, "worker_id": "dead", "study_id": 0, "user_att')
 
-    resumed = subprocess.run([sys.executable, "-m", "evoens.cli", "resume", str(run_dir), "--generations", "3",
-                              "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evoens.cli",
+            "resume",
+            str(run_dir),
+            "--generations",
+            "3",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "dropped a torn or corrupted last record" in resumed.stderr
     ids = journal_ids(run_dir)
@@ -117,4 +177,6 @@ def test_resume_after_sigkill_keeps_every_finished_evaluation(tmp_path, cancer):
     model = load_model(run_dir / "model.joblib")
     assert set(before) <= set(model.leaderboard_["id"])
     assert model.predict(X).shape == (len(X),)
-    assert json.loads((run_dir / "job.json").read_text())["generations"] == 50  # the run's own job, unchanged
+    assert (
+        json.loads((run_dir / "job.json").read_text())["generations"] == 50
+    )  # the run's own job, unchanged

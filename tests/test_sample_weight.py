@@ -31,7 +31,9 @@ _SEQ = dict(FAST, backend="sequential", time_budget=None, generations=1, populat
 
 def test_each_learner_says_whether_it_takes_sample_weight():
     assert Learner.supports_sample_weight and LinearLearner.supports_sample_weight
-    assert MLPLearner.supports_sample_weight  # scikit-learn >= 1.7: MLP partial_fit takes sample_weight
+    assert (
+        MLPLearner.supports_sample_weight
+    )  # scikit-learn >= 1.7: MLP partial_fit takes sample_weight
     assert not KNNLearner.supports_sample_weight
     X, y = np.arange(20.0).reshape(10, 2), np.arange(10) % 2
     with pytest.raises(InvalidInputError, match="KNNLearner cannot take sample_weight"):
@@ -56,7 +58,9 @@ def test_weighted_fit_leaves_out_knn_with_one_warning(binary_data, tmp_path):
     w = np.where(np.asarray(y) == 1, 2.0, 1.0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        weighted = EvoEnsembleClassifier(**{**_SEQ, "space": str(space)}).fit(X, y, sample_weight=w)
+        weighted = EvoEnsembleClassifier(**{**_SEQ, "space": str(space)}).fit(
+            X, y, sample_weight=w
+        )
     ignored = [c for c in caught if issubclass(c.category, IgnoredLearnersWarning)]
     assert len(ignored) == 1 and "knn" in str(ignored[0].message)
     assert "knn" not in set(weighted.leaderboard_["learner"])
@@ -72,4 +76,6 @@ def test_weighted_fit_with_only_learners_that_refuse_weights_raises(binary_data,
     space = tmp_path / "knn_only.toml"
     space.write_text('name = "knn_only"\n[learners.knn]\ncomponent = "knn"\n')
     with pytest.raises(InvalidSpaceError, match="no learner that takes sample_weight.*knn"):
-        EvoEnsembleClassifier(**{**_SEQ, "space": str(space)}).fit(X, y, sample_weight=np.ones(len(y)))
+        EvoEnsembleClassifier(**{**_SEQ, "space": str(space)}).fit(
+            X, y, sample_weight=np.ones(len(y))
+        )

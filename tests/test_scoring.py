@@ -8,8 +8,7 @@ from sklearn.metrics import log_loss, make_scorer
 from evoens import EvoEnsembleClassifier
 from evoens._data import Dataset, make_folds
 from evoens._metrics import _FAST, get_metric
-from evoens.evaluation import Candidate, Status
-from evoens.evaluation import EvalContext, evaluate
+from evoens.evaluation import Candidate, EvalContext, Status, evaluate
 from evoens.space import Genome, load_space
 
 _SPACE = """name = "tiny"
@@ -35,14 +34,28 @@ def wine_with_a_rare_class():
     return X[keep], y[keep]
 
 
-@pytest.mark.parametrize("scoring", _MULTICLASS + _SKLEARN + [_CUSTOM],
-                         ids=_MULTICLASS + _SKLEARN + ["make_scorer(log_loss)"])
-def test_fold_without_a_class_scores_nan_and_the_pooled_score_decides(scoring, wine_with_a_rare_class, tmp_path):
+@pytest.mark.parametrize(
+    "scoring",
+    _MULTICLASS + _SKLEARN + [_CUSTOM],
+    ids=_MULTICLASS + _SKLEARN + ["make_scorer(log_loss)"],
+)
+def test_fold_without_a_class_scores_nan_and_the_pooled_score_decides(
+    scoring, wine_with_a_rare_class, tmp_path
+):
     X, y = wine_with_a_rare_class
     space = tmp_path / "tiny.toml"
     space.write_text(_SPACE)
-    clf = EvoEnsembleClassifier(scoring=scoring, cv=8, space=str(space), generations=1, population_size=2,
-                                backend="sequential", time_budget=None, random_state=0, device="cpu")
+    clf = EvoEnsembleClassifier(
+        scoring=scoring,
+        cv=8,
+        space=str(space),
+        generations=1,
+        population_size=2,
+        backend="sequential",
+        time_budget=None,
+        random_state=0,
+        device="cpu",
+    )
     clf.fit(X, y)
     ok = clf.leaderboard_[clf.leaderboard_["status"] == "ok"]
     assert len(ok) > 0
@@ -58,18 +71,28 @@ def _rare_class_context(X, y, scoring, space_path, rare_first):
     first = lacking[0] if rare_first else next(k for k in range(8) if k not in lacking)
     folds = [folds[first]] + [f for k, f in enumerate(folds) if k != first]
     data = Dataset(X, y, "multiclass", np.zeros(X.shape[1], dtype=bool), folds, 3)
-    return EvalContext(data, get_metric(scoring, "multiclass", np.array([0, 1, 2])), load_space(space_path))
+    return EvalContext(
+        data, get_metric(scoring, "multiclass", np.array([0, 1, 2])), load_space(space_path)
+    )
 
 
-@pytest.mark.parametrize("scoring", ["roc_auc_ovr_weighted", _CUSTOM], ids=["roc_auc_ovr_weighted", "custom"])
+@pytest.mark.parametrize(
+    "scoring", ["roc_auc_ovr_weighted", _CUSTOM], ids=["roc_auc_ovr_weighted", "custom"]
+)
 def test_nan_first_fold_is_never_pruned(scoring, wine_with_a_rare_class, tmp_path):
     X, y = wine_with_a_rare_class
     space = tmp_path / "tiny.toml"
     space.write_text(_SPACE)
     genome = Genome.create("logistic", {"C": 1.0}, {"scaler": ("standard", {})})
-    candidate = Candidate(0, genome, 0, 0, prune_below=float("inf"))  # any finite first fold is pruned
-    nan_first = evaluate(candidate, _rare_class_context(X, y, scoring, str(space), rare_first=True))
+    candidate = Candidate(
+        0, genome, 0, 0, prune_below=float("inf")
+    )  # any finite first fold is pruned
+    nan_first = evaluate(
+        candidate, _rare_class_context(X, y, scoring, str(space), rare_first=True)
+    )
     assert nan_first.status == Status.OK, nan_first.error
     assert np.isnan(nan_first.fold_scores[0]) and np.isfinite(nan_first.score)
-    finite_first = evaluate(candidate, _rare_class_context(X, y, scoring, str(space), rare_first=False))
+    finite_first = evaluate(
+        candidate, _rare_class_context(X, y, scoring, str(space), rare_first=False)
+    )
     assert finite_first.status == Status.PRUNED

@@ -19,8 +19,17 @@ def _engine(seed=0, generations=None, population=6, **kwargs):
     rng = np.random.default_rng(99)
     y = rng.integers(0, 2, 200)
     space = _space()
-    engine = Evolution(space, TASK, get_metric(None, TASK), y, population, seed, generations,
-                       space.seeds(TASK), **kwargs)
+    engine = Evolution(
+        space,
+        TASK,
+        get_metric(None, TASK),
+        y,
+        population,
+        seed,
+        generations,
+        space.seeds(TASK),
+        **kwargs,
+    )
     return engine, y
 
 
@@ -30,8 +39,15 @@ def _fake_evaluation(candidate, y, quality):
     p1 = np.clip(quality * y + (1 - quality) * rng.random(len(y)), 0, 1)
     oof = np.column_stack([1 - p1, p1]).astype(np.float32)
     score = get_metric(None, TASK)(y, oof)
-    return Evaluation(candidate, Status.OK, score=score, oof=oof, models=[], fit_time=0.1 + candidate.id % 3,
-                      fold_scores=[score] * 3)
+    return Evaluation(
+        candidate,
+        Status.OK,
+        score=score,
+        oof=oof,
+        models=[],
+        fit_time=0.1 + candidate.id % 3,
+        fold_scores=[score] * 3,
+    )
 
 
 def _drive(engine, y, order=None, limit=60):
@@ -65,7 +81,9 @@ def test_generation_zero_is_half_a_population_of_defaults_then_portfolio():
 def test_each_learners_seeds_follow_the_portfolio_priority_with_one_mlp_in_generation_zero():
     seeds = _space().seeds(TASK)
     for learner in {sd.genome.learner for sd in seeds}:
-        portfolio = [sd.priority for sd in seeds if "TabRepo" in sd.source and sd.genome.learner == learner]
+        portfolio = [
+            sd.priority for sd in seeds if "TabRepo" in sd.source and sd.genome.learner == learner
+        ]
         assert portfolio == sorted(portfolio, reverse=True)
     engine, _ = _engine(population=40)
     gen0 = [engine.ask() for _ in range(20)]
@@ -82,7 +100,9 @@ def test_generation_one_is_bred_from_generation_zero_with_immigrant_seeds():
         gen1.append(c)
     assert len(gen1) == 8 and {c.generation for c in gen1} == {1}
     assert sum(c.operator in BRED for c in gen1) == 4
-    assert sum(c.operator == "init" for c in gen1) == 4  # the seeds still waiting join as immigrants
+    assert (
+        sum(c.operator == "init" for c in gen1) == 4
+    )  # the seeds still waiting join as immigrants
     assert all(set(c.parents) <= {g.id for g in gen0} for c in gen1)
 
 
@@ -90,15 +110,21 @@ def test_time_bounded_workers_never_idle_at_a_generation_barrier():
     engine, y = _engine(population=4, time_bounded=True)
     gen0 = [engine.ask() for _ in range(2)]
     filler = engine.ask()
-    assert filler is not None and filler.generation == 1  # gen 0 still running: a waiting seed fills in
+    assert (
+        filler is not None and filler.generation == 1
+    )  # gen 0 still running: a waiting seed fills in
     for c in gen0:
         engine.tell(_fake_evaluation(c, y, 0.5))
     engine.tell(_fake_evaluation(filler, y, 0.5))
     gen1 = [engine.ask() for _ in range(3)]
-    assert all(c is not None and c.generation == 1 for c in gen1)  # generation 1 breeds 3, the filler was 1
+    assert all(
+        c is not None and c.generation == 1 for c in gen1
+    )  # generation 1 breeds 3, the filler was 1
     for c in gen1[:2]:
         engine.tell(_fake_evaluation(c, y, 0.5))
-    bred_filler = engine.ask()  # one of generation 1 still runs; with 5 results in, the filler is bred
+    bred_filler = (
+        engine.ask()
+    )  # one of generation 1 still runs; with 5 results in, the filler is bred
     assert bred_filler.generation == 2 and bred_filler.operator in BRED | {"random"}
 
 
@@ -152,10 +178,12 @@ def test_a_parameter_at_its_default_is_no_new_candidate():
 
     engine, _ = _engine()
     steps = {"encoder": ("native", {})}
-    assert engine._key(Genome.create("lightgbm", {"num_leaves": 31}, steps)) == \
-        engine._key(Genome.create("lightgbm", {}, steps))
-    assert engine._key(Genome.create("lightgbm", {"num_leaves": 32}, steps)) != \
-        engine._key(Genome.create("lightgbm", {}, steps))
+    assert engine._key(Genome.create("lightgbm", {"num_leaves": 31}, steps)) == engine._key(
+        Genome.create("lightgbm", {}, steps)
+    )
+    assert engine._key(Genome.create("lightgbm", {"num_leaves": 32}, steps)) != engine._key(
+        Genome.create("lightgbm", {}, steps)
+    )
 
 
 def test_tpe_learns_from_pruned_and_failed_candidates():
@@ -174,7 +202,9 @@ def test_tpe_learns_from_pruned_and_failed_candidates():
     pruned = next(t for t in trials if t.state == TrialState.PRUNED)
     assert pruned.intermediate_values == {0: 0.51}
     complete = sorted(t.value for t in trials if t.state == TrialState.COMPLETE)
-    assert len(complete) == 3 and complete[0] < min(r.score for r in records[:2])  # the timeout, penalised
+    assert len(complete) == 3 and complete[0] < min(
+        r.score for r in records[:2]
+    )  # the timeout, penalised
 
 
 def test_pruning_threshold_appears_once_the_population_has_scores():

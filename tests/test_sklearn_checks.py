@@ -4,8 +4,16 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor
 
-_SMALL = dict(generations=1, population_size=2, space="fast", cv=3, backend="sequential", random_state=0, device="cpu",
-              time_budget=None)
+_SMALL = dict(
+    generations=1,
+    population_size=2,
+    space="fast",
+    cv=3,
+    backend="sequential",
+    random_state=0,
+    device="cpu",
+    time_budget=None,
+)
 
 # Checks evoens cannot pass by design, each with its reason.
 _EXPECTED_FAILED = {

@@ -43,11 +43,27 @@ def test_user_file_by_path(tmp_path):
 @pytest.mark.parametrize(
     "text, key, problem",
     [
-        (MINIMAL.replace("low = 4", "low = 400"), "learners.lgbm.params.num_leaves", "must not exceed"),
+        (
+            MINIMAL.replace("low = 4", "low = 400"),
+            "learners.lgbm.params.num_leaves",
+            "must not exceed",
+        ),
         (MINIMAL.replace('"lightgbm"', '"nosuch"'), "learners.lgbm.component", "unknown learner"),
-        (MINIMAL.replace("log = true", "log = true, spread = 2"), "learners.lgbm.params.num_leaves", "unknown field"),
-        (MINIMAL + "\n[learners.lgbm.steps]\nscaler = ['fancy']\n", "learners.lgbm.steps.scaler", "unknown choice"),
-        (MINIMAL + "\n[[learners.lgbm.seeds]]\nparams = { num_leaves = 8 }\n", "learners.lgbm.seeds[0]", "source"),
+        (
+            MINIMAL.replace("log = true", "log = true, spread = 2"),
+            "learners.lgbm.params.num_leaves",
+            "unknown field",
+        ),
+        (
+            MINIMAL + "\n[learners.lgbm.steps]\nscaler = ['fancy']\n",
+            "learners.lgbm.steps.scaler",
+            "unknown choice",
+        ),
+        (
+            MINIMAL + "\n[[learners.lgbm.seeds]]\nparams = { num_leaves = 8 }\n",
+            "learners.lgbm.seeds[0]",
+            "source",
+        ),
         ('name = "x"\n', "learners", "at least one"),
         (MINIMAL + "\nnum_leaves = [", "", "not valid TOML"),
     ],
@@ -67,8 +83,12 @@ def test_unknown_preset_lists_the_presets():
 
 
 def test_genome_is_canonical_hashable_and_round_trips():
-    a = Genome.create("lightgbm", {"num_leaves": 31, "learning_rate": 0.0500000001}, {"encoder": ("native", {})})
-    b = Genome.create("lightgbm", {"learning_rate": 0.05, "num_leaves": 31}, {"encoder": ("native", {})})
+    a = Genome.create(
+        "lightgbm", {"num_leaves": 31, "learning_rate": 0.0500000001}, {"encoder": ("native", {})}
+    )
+    b = Genome.create(
+        "lightgbm", {"learning_rate": 0.05, "num_leaves": 31}, {"encoder": ("native", {})}
+    )
     assert a == b and hash(a) == hash(b) and a.key == b.key
     assert len({a, b}) == 1
     assert Genome.from_dict(a.to_dict()) == a
@@ -81,7 +101,11 @@ def test_every_default_genome_builds_a_working_pipeline(task):
     X = rng.normal(size=(120, 4))
     X[:, 3] = rng.integers(0, 3, 120)
     X[rng.random(X.shape) < 0.05] = np.nan
-    y = rng.normal(size=120) if task == "regression" else rng.integers(0, 2 if task == "binary" else 3, 120)
+    y = (
+        rng.normal(size=120)
+        if task == "regression"
+        else rng.integers(0, 2 if task == "binary" else 3, 120)
+    )
     space = load_space("default").for_task(task)
     context = BuildContext(task, (False, False, False, True))
     for name, spec in space.learners.items():

@@ -38,7 +38,9 @@ __all__ = ["DaskBackend"]
 
 logger = logging.getLogger("evoens")
 
-_KILLED_REASON = "its worker died while running it (killed, out of memory or a crash in native code)"
+_KILLED_REASON = (
+    "its worker died while running it (killed, out of memory or a crash in native code)"
+)
 
 
 def _evaluate_task(ctx, candidate, deadline):
@@ -105,12 +107,22 @@ class DaskBackend(Backend):
     >>> clf.fit(X, y)  # doctest: +SKIP
     """
 
-    def __init__(self, n_workers=1, scheduler=None, client=None, security=None, memory_limit=None, grace=2.0,
-                 worker_timeout=60.0):
+    def __init__(
+        self,
+        n_workers=1,
+        scheduler=None,
+        client=None,
+        security=None,
+        memory_limit=None,
+        grace=2.0,
+        worker_timeout=60.0,
+    ):
         self.grace = float(grace)
         self.n_scatters = 0
         self.restarts = 0
-        self._cluster = Cluster(int(n_workers), scheduler, client, security, memory_limit, float(worker_timeout))
+        self._cluster = Cluster(
+            int(n_workers), scheduler, client, security, memory_limit, float(worker_timeout)
+        )
         self._client = None
         self._ctx_future = None
         self._route_gpu = False  # GPU candidates go to workers advertising a GPU resource
@@ -143,24 +155,31 @@ class DaskBackend(Backend):
         none (``"cuda"`` then fails, saying how to advertise the GPUs).
         """
         workers = self._client.scheduler_info(n_workers=-1)["workers"]
-        advertised = sorted(a for a, w in workers.items()
-                            if (w.get("resources") or {}).get("GPU", 0) >= 1)
-        probes = {a: p if isinstance(p, dict) else {}
-                  for a, p in self._client.run(probe, on_error="return").items()}
+        advertised = sorted(
+            a for a, w in workers.items() if (w.get("resources") or {}).get("GPU", 0) >= 1
+        )
+        probes = {
+            a: p if isinstance(p, dict) else {}
+            for a, p in self._client.run(probe, on_error="return").items()
+        }
         address = self._cluster.address
         self._route_gpu = bool(advertised)
         if advertised:
-            where = (f"the {len(advertised)} worker(s) with a 'GPU' resource of the cluster "
-                     f"at {address}")
+            where = (
+                f"the {len(advertised)} worker(s) with a 'GPU' resource of the cluster "
+                f"at {address}"
+            )
             return [probes.get(a, {}) for a in advertised], where
         if probes and all(p.get("cuda") for p in probes.values()):
             return list(probes.values()), f"the cluster at {address}"
         with_gpu = sum(bool(p.get("cuda")) for p in probes.values())
         where = f"any of the {len(probes)} workers of the cluster at {address}"
         if with_gpu:
-            where = (f"a worker advertising a 'GPU' resource at {address} ({with_gpu} of "
-                     f"{len(probes)} workers have a GPU but no resource: start them with "
-                     "`dask worker ADDRESS --resources GPU=1`)")
+            where = (
+                f"a worker advertising a 'GPU' resource at {address} ({with_gpu} of "
+                f"{len(probes)} workers have a GPU but no resource: start them with "
+                "`dask worker ADDRESS --resources GPU=1`)"
+            )
         return [], where
 
     def _scatter(self, timeout=None) -> None:
@@ -177,8 +196,10 @@ class DaskBackend(Backend):
             return []
         self._closed = True
         tasks = list(self._running.values())
-        abandoned = self._done + [self._failed(t, Status.KILLED, "abandoned: the run stopped while it was running")
-                                  for t in tasks]
+        abandoned = self._done + [
+            self._failed(t, Status.KILLED, "abandoned: the run stopped while it was running")
+            for t in tasks
+        ]
         self._running, self._done = {}, []
         try:
             self._release(tasks)
@@ -189,7 +210,9 @@ class DaskBackend(Backend):
     def _release(self, tasks) -> None:
         if self._client is None or self._client.status in ("closing", "closed"):
             return
-        futures = [t.future for t in tasks] + ([self._ctx_future] if self._ctx_future is not None else [])
+        futures = [t.future for t in tasks] + (
+            [self._ctx_future] if self._ctx_future is not None else []
+        )
         try:
             self._client.cancel(futures, force=True)
         except Exception as exc:  # the scheduler is gone: nothing left to release
@@ -228,10 +251,19 @@ class DaskBackend(Backend):
         task.key = f"evoens-eval-{self._token}-{task.candidate.id}-{task.attempt}"
         resources = {"GPU": 1} if self._needs_gpu(task.candidate) else None
         try:
-            task.future = self._client.submit(_evaluate_task, self._ctx_future, task.candidate, task.deadline,
-                                              key=task.key, pure=False, resources=resources)
+            task.future = self._client.submit(
+                _evaluate_task,
+                self._ctx_future,
+                task.candidate,
+                task.deadline,
+                key=task.key,
+                pure=False,
+                resources=resources,
+            )
         except Exception as exc:  # the client lost its scheduler
-            self._done.append(self._failed(task, Status.KILLED, f"could not be submitted to the cluster: {exc}"))
+            self._done.append(
+                self._failed(task, Status.KILLED, f"could not be submitted to the cluster: {exc}")
+            )
             return
         self._running[task.key] = task
         task.future.add_done_callback(lambda future, q=self._finished: q.put(future.key))
@@ -247,7 +279,9 @@ class DaskBackend(Backend):
         if not self._running:
             time.sleep(min(timeout, 0.05))
             return []
-        kill_times = [t.deadline + self.grace for t in self._running.values() if t.deadline is not None]
+        kill_times = [
+            t.deadline + self.grace for t in self._running.values() if t.deadline is not None
+        ]
         limit = min([timeout] + [max(0.0, k - time.time()) for k in kill_times])
         finished = self._collect(self._ready_keys(limit))
         return finished + self._abandon_overdue()
@@ -255,7 +289,9 @@ class DaskBackend(Backend):
     def _ready_keys(self, timeout: float) -> list:
         keys = []
         try:
-            keys.append(self._finished.get(timeout=timeout) if timeout > 0 else self._finished.get_nowait())
+            keys.append(
+                self._finished.get(timeout=timeout) if timeout > 0 else self._finished.get_nowait()
+            )
             while True:
                 keys.append(self._finished.get_nowait())
         except queue.Empty:
@@ -293,8 +329,12 @@ class DaskBackend(Backend):
             task.attempt += 1
             self._launch(task)
             return None
-        return self._failed(task, Status.KILLED, f"the cluster dropped it twice ({future.status}): a worker "
-                                                 "running it died, or the run's data was lost with a worker")
+        return self._failed(
+            task,
+            Status.KILLED,
+            f"the cluster dropped it twice ({future.status}): a worker "
+            "running it died, or the run's data was lost with a worker",
+        )
 
     def _resend_context(self) -> bool:
         """Scatter the context again if every copy of it was lost; whether it is there now."""
@@ -303,26 +343,40 @@ class DaskBackend(Backend):
         try:
             self._scatter(timeout=max(5.0, self.grace))
         except Exception as exc:
-            logger.warning("evoens: the run's data was lost on the cluster and could not be sent again: %s", exc)
+            logger.warning(
+                "evoens: the run's data was lost on the cluster and could not be sent again: %s",
+                exc,
+            )
             return False
         logger.warning("evoens: the run's data was lost with its workers; sent it again")
         return True
 
     def _abandon_overdue(self) -> list:
         now = time.time()
-        overdue = [t for t in self._running.values()
-                   if t.deadline is not None and now > t.deadline + self.grace and not t.future.done()]
+        overdue = [
+            t
+            for t in self._running.values()
+            if t.deadline is not None and now > t.deadline + self.grace and not t.future.done()
+        ]
         if not overdue:
             return []
         keys = {t.key for t in overdue}
-        where = {key: addr for addr, running in self._client.processing().items() for key in running if key in keys}
+        where = {
+            key: addr
+            for addr, running in self._client.processing().items()
+            for key in running
+            if key in keys
+        }
         records = []
         for task in overdue:
             del self._running[task.key]
             addr = where.get(task.key)
-            reason = (f"abandoned: still running {now - task.deadline:.1f}s past its deadline; "
-                      f"its worker {addr} was restarted" if addr else
-                      f"abandoned: not started {now - task.deadline:.1f}s past its deadline (no free worker)")
+            reason = (
+                f"abandoned: still running {now - task.deadline:.1f}s past its deadline; "
+                f"its worker {addr} was restarted"
+                if addr
+                else f"abandoned: not started {now - task.deadline:.1f}s past its deadline (no free worker)"
+            )
             records.append(self._failed(task, Status.TIMEOUT, reason))
         self._client.cancel([t.future for t in overdue], force=True)
         for addr in sorted(set(where.values())):
@@ -331,4 +385,6 @@ class DaskBackend(Backend):
         return records
 
     def _failed(self, task: _Task, status: Status, reason: str) -> Evaluation:
-        return Evaluation(task.candidate, status, error=reason, wall_time=time.time() - task.submitted)
+        return Evaluation(
+            task.candidate, status, error=reason, wall_time=time.time() - task.submitted
+        )

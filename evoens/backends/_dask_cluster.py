@@ -59,8 +59,15 @@ class Cluster:
     Parameters are those of :class:`~evoens.backends.DaskBackend`.
     """
 
-    def __init__(self, n_workers=1, scheduler=None, client=None, security=None, memory_limit=None,
-                 worker_timeout=60.0):
+    def __init__(
+        self,
+        n_workers=1,
+        scheduler=None,
+        client=None,
+        security=None,
+        memory_limit=None,
+        worker_timeout=60.0,
+    ):
         self.n_workers = n_workers
         self.scheduler = scheduler
         self.user_client = client
@@ -83,10 +90,13 @@ class Cluster:
             self.client = self.user_client
         elif self.scheduler is not None:
             try:
-                self.client = distributed.Client(self.scheduler, security=self.security, set_as_default=False)
+                self.client = distributed.Client(
+                    self.scheduler, security=self.security, set_as_default=False
+                )
             except (OSError, TimeoutError) as exc:
-                raise ClusterError(f"cannot connect to the Dask scheduler at scheduler={self.scheduler!r}: "
-                                   f"{exc}") from exc
+                raise ClusterError(
+                    f"cannot connect to the Dask scheduler at scheduler={self.scheduler!r}: {exc}"
+                ) from exc
         else:
             self._start_local_cluster()
         self._await_workers()
@@ -97,8 +107,10 @@ class Cluster:
             return
         theirs = self.user_client.scheduler.address
         if _resolve(self.scheduler) != _resolve(theirs):
-            raise InvalidInputError(f"scheduler={self.scheduler!r} and the client passed to fit (connected to "
-                                    f"{theirs!r}) name different clusters; give one of them")
+            raise InvalidInputError(
+                f"scheduler={self.scheduler!r} and the client passed to fit (connected to "
+                f"{theirs!r}) name different clusters; give one of them"
+            )
 
     def _start_local_cluster(self) -> None:
         import dask
@@ -107,19 +119,30 @@ class Cluster:
         kwargs = {} if self.security is None else {"security": self.security}
         with dask.config.set(LOCAL_CLUSTER_CONFIG):
             self.local = distributed.LocalCluster(
-                n_workers=self.n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                memory_limit="auto" if self.memory_limit is None else self.memory_limit, **kwargs)
+                n_workers=self.n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                memory_limit="auto" if self.memory_limit is None else self.memory_limit,
+                **kwargs,
+            )
         self.client = distributed.Client(self.local, set_as_default=False, **kwargs)
 
     def _await_workers(self) -> None:
         if self.client.nthreads():
             return
-        logger.info("evoens: waiting up to %.0fs for a Dask worker to join %s", self.worker_timeout, self.address)
+        logger.info(
+            "evoens: waiting up to %.0fs for a Dask worker to join %s",
+            self.worker_timeout,
+            self.address,
+        )
         try:
             self.client.wait_for_workers(1, timeout=self.worker_timeout)
         except TimeoutError:
-            raise ClusterError(f"no Dask worker joined the scheduler at {self.address} "
-                               f"within worker_timeout={self.worker_timeout}s") from None
+            raise ClusterError(
+                f"no Dask worker joined the scheduler at {self.address} "
+                f"within worker_timeout={self.worker_timeout}s"
+            ) from None
 
     # -- workers ------------------------------------------------------------------
     def threads(self) -> int:
@@ -129,7 +152,9 @@ class Cluster:
     def restart_worker(self, addr: str) -> None:
         """Stop a worker stuck in a task: kill its process (our cluster; its nanny starts a
         fresh one) or ask its nanny to restart it (in the background: that takes seconds)."""
-        if self.local is not None and self._kill_worker_processes(lambda nanny: nanny.worker_address == addr):
+        if self.local is not None and self._kill_worker_processes(
+            lambda nanny: nanny.worker_address == addr
+        ):
             return
         threading.Thread(target=_restart_workers, args=(self.client, [addr]), daemon=True).start()
 
@@ -160,7 +185,9 @@ class Cluster:
         client, self.client = self.client, None
         if self.local is not None:
             if abandoned:
-                self._kill_worker_processes(lambda nanny: True)  # a graceful close waits on stuck tasks
+                self._kill_worker_processes(
+                    lambda nanny: True
+                )  # a graceful close waits on stuck tasks
             client.close()
             self.local.close()
             self.local = None
@@ -168,7 +195,9 @@ class Cluster:
             return
         timed = {k: d for k, d in abandoned.items() if d is not None}
         if timed:  # stop stragglers in the background, so fit returns at once
-            threading.Thread(target=self._stop_stragglers, args=(client, timed, grace), daemon=True).start()
+            threading.Thread(
+                target=self._stop_stragglers, args=(client, timed, grace), daemon=True
+            ).start()
         elif client is not self.user_client:
             client.close()
 
@@ -179,8 +208,13 @@ class Cluster:
         """
         try:
             time.sleep(min(60.0, max(0.0, max(deadlines.values()) + grace - time.time())))
-            busy = [a for a, running in client.run(still_executing, list(deadlines), on_error="return").items()
-                    if isinstance(running, list) and running]
+            busy = [
+                a
+                for a, running in client.run(
+                    still_executing, list(deadlines), on_error="return"
+                ).items()
+                if isinstance(running, list) and running
+            ]
             if busy:
                 _restart_workers(client, busy)
         except Exception as exc:

@@ -76,7 +76,9 @@ def _worker_main(conn):
             except OSError:  # the fit that sent it has ended and removed it: nothing to do
                 return
             ctx = dataclasses.replace(cloudpickle.loads(ctx_bytes), data=data)
-            conn.send_bytes(b"")  # ready: a candidate's deadline starts when it can run, not while imports load
+            conn.send_bytes(
+                b""
+            )  # ready: a candidate's deadline starts when it can run, not while imports load
         elif kind == "park":
             ctx = None
         else:
@@ -112,7 +114,9 @@ def nested_core_share() -> int | None:
     """
     from joblib.externals.loky import process_executor
 
-    if getattr(process_executor, "_CURRENT_DEPTH", 0) == 0:  # loky's nesting depth: > 0 in its workers
+    if (
+        getattr(process_executor, "_CURRENT_DEPTH", 0) == 0
+    ):  # loky's nesting depth: > 0 in its workers
         return None
     try:
         return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
@@ -168,7 +172,11 @@ class _ParkedWorkers:
 
     def put(self, worker: _Worker) -> None:
         with self._lock:
-            if self._pid == os.getpid() and len(self._workers) < (os.cpu_count() or 1) and worker.send("park"):
+            if (
+                self._pid == os.getpid()
+                and len(self._workers) < (os.cpu_count() or 1)
+                and worker.send("park")
+            ):
                 self._workers.append(worker)
                 return
         _stop(worker)
@@ -219,16 +227,20 @@ class LocalBackend(Backend):
     # -- lifecycle --------------------------------------------------------
     def _start(self, ctx) -> None:
         if not can_start_processes():
-            _say_once("evoens: this process is daemonic and may not start worker processes; "
-                      "evaluating in this process (n_jobs=1, deadlines cooperative only)")
+            _say_once(
+                "evoens: this process is daemonic and may not start worker processes; "
+                "evaluating in this process (n_jobs=1, deadlines cooperative only)"
+            )
             self._inline = SequentialBackend()
             self.capacity = self._inline.capacity
             self._inline.device_plan, self._inline.ctx = self.device_plan, ctx  # decided here
             return
         share = nested_core_share()
         if share is not None and share < self.capacity:
-            _say_once(f"evoens: inside a joblib worker given {share} core(s); "
-                      f"starting {share} worker process(es) instead of {self.capacity}")
+            _say_once(
+                f"evoens: inside a joblib worker given {share} core(s); "
+                f"starting {share} worker process(es) instead of {self.capacity}"
+            )
             self.capacity = share
         self._tmp = tempfile.mkdtemp(prefix="evoens-")
         self._data_path = os.path.join(self._tmp, "data.joblib")
@@ -255,7 +267,11 @@ class LocalBackend(Backend):
         abandoned = []
         for w in self._workers:
             if w.task is not None:
-                abandoned.append(self._failed(w, Status.KILLED, "abandoned: the run stopped while it was running"))
+                abandoned.append(
+                    self._failed(
+                        w, Status.KILLED, "abandoned: the run stopped while it was running"
+                    )
+                )
                 _kill(w.process)
                 _stop(w)
             elif not w.ready:  # still loading this fit's data, which goes now: not reusable
@@ -301,7 +317,11 @@ class LocalBackend(Backend):
         kill_times = [w.task[1] + self.grace for w in busy if w.task[1] is not None]
         limit = min([timeout] + [max(0.0, t - now) for t in kill_times])
         watched = busy + starting
-        ready = set(wait_connections([w.conn for w in watched] + [w.process.sentinel for w in watched], timeout=limit))
+        ready = set(
+            wait_connections(
+                [w.conn for w in watched] + [w.process.sentinel for w in watched], timeout=limit
+            )
+        )
         finished = []
         for i, w in enumerate(self._workers):
             if w.task is None and w.ready:
@@ -324,11 +344,23 @@ class LocalBackend(Backend):
                 if w.task is None:  # died while starting
                     self._replace(i)
                     continue
-                finished.append(self._failed(w, Status.KILLED, f"worker process died (exit code {code}): "
-                                                               "killed, out of memory or a crash in native code"))
+                finished.append(
+                    self._failed(
+                        w,
+                        Status.KILLED,
+                        f"worker process died (exit code {code}): "
+                        "killed, out of memory or a crash in native code",
+                    )
+                )
                 self._replace(i)
-            elif w.task is not None and w.task[1] is not None and time.time() > w.task[1] + self.grace:
-                finished.append(self._failed(w, Status.TIMEOUT, "killed: still running past its deadline"))
+            elif (
+                w.task is not None
+                and w.task[1] is not None
+                and time.time() > w.task[1] + self.grace
+            ):
+                finished.append(
+                    self._failed(w, Status.TIMEOUT, "killed: still running past its deadline")
+                )
                 _kill(w.process)
                 self._replace(i)
         return finished
@@ -336,15 +368,21 @@ class LocalBackend(Backend):
     def _failed(self, worker: _Worker, status: Status, reason: str) -> Evaluation:
         candidate, _, started = worker.task
         worker.task = None
-        return Evaluation(candidate, status, error=reason, wall_time=time.time() - started,
-                          worker=str(worker.process.pid))
+        return Evaluation(
+            candidate,
+            status,
+            error=reason,
+            wall_time=time.time() - started,
+            worker=str(worker.process.pid),
+        )
 
     def _replace(self, i: int) -> None:
         if self.returned == 0 and self.restarts >= 2 * self.capacity + 4:
             raise RuntimeError(
                 f"evoens worker processes keep dying before finishing any evaluation ({self.restarts} restarts); "
                 "the last one exited with code "
-                f"{self._workers[i].process.exitcode}. Try backend='sequential' to see the error in this process.")
+                f"{self._workers[i].process.exitcode}. Try backend='sequential' to see the error in this process."
+            )
         old = self._workers[i]
         old.process.join(timeout=1)
         old.conn.close()

@@ -36,8 +36,13 @@ class SequentialBackend(Backend):
 
     def shutdown(self) -> list:
         """Drop what was submitted and not evaluated; returns its records (``killed``)."""
-        abandoned = [Evaluation(candidate, Status.KILLED,
-                                error="abandoned: the run stopped before it was evaluated")
-                     for candidate, _ in self._queue]
+        abandoned = [
+            Evaluation(
+                candidate,
+                Status.KILLED,
+                error="abandoned: the run stopped before it was evaluated",
+            )
+            for candidate, _ in self._queue
+        ]
         self._queue.clear()
         return abandoned

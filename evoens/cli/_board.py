@@ -12,9 +12,16 @@ __all__ = ["format_board", "leaderboard_csv"]
 
 def format_board(board: pd.DataFrame, width: int | None = None) -> str:
     """A plain-text leaderboard: numbers right-aligned, the pipeline cut to the terminal width."""
-    columns = [("rank", "rank", "d"), ("id", "id", "d"), ("generation", "gen", "d"), ("learner", "learner", "s"),
-               ("score", "score", ".5g"), ("status", "status", "s"), ("fit_time", "fit_s", ".2f"),
-               ("ensemble_weight", "weight", ".2f")]
+    columns = [
+        ("rank", "rank", "d"),
+        ("id", "id", "d"),
+        ("generation", "gen", "d"),
+        ("learner", "learner", "s"),
+        ("score", "score", ".5g"),
+        ("status", "status", "s"),
+        ("fit_time", "fit_s", ".2f"),
+        ("ensemble_weight", "weight", ".2f"),
+    ]
     cells = [[h for _, h, _ in columns]]
     for _, row in board.iterrows():
         cells.append([_cell_text(row[c], f) for c, _, f in columns])
@@ -23,9 +30,13 @@ def format_board(board: pd.DataFrame, width: int | None = None) -> str:
     room = max(20, width - sum(widths) - 2 * len(widths) - 1)
     lines = []
     for i, r in enumerate(cells):
-        parts = [t.ljust(w) if f == "s" else t.rjust(w) for t, w, (_, _, f) in zip(r, widths, columns)]
+        parts = [
+            t.ljust(w) if f == "s" else t.rjust(w) for t, w, (_, _, f) in zip(r, widths, columns)
+        ]
         pipe = "pipeline" if i == 0 else str(board.iloc[i - 1]["pipeline"])
-        lines.append("  ".join(parts) + "  " + (pipe if len(pipe) <= room else pipe[: room - 1] + "…"))
+        lines.append(
+            "  ".join(parts) + "  " + (pipe if len(pipe) <= room else pipe[: room - 1] + "…")
+        )
     return "\n".join(lines)
 
 

@@ -14,8 +14,15 @@ from ._board import format_board, leaderboard_csv
 from ._job import job_from_args, make_estimator, new_run_dir, normalise_job
 from ._table import check_task, infer_task, read_table, split_target
 
-__all__ = ["Interrupted", "cmd_fit", "cmd_run", "cmd_resume", "cmd_predict", "cmd_report",
-           "cmd_leaderboard"]
+__all__ = [
+    "Interrupted",
+    "cmd_fit",
+    "cmd_run",
+    "cmd_resume",
+    "cmd_predict",
+    "cmd_report",
+    "cmd_leaderboard",
+]
 
 
 def _fit(job: dict, run_dir: Path, out) -> int:
@@ -23,7 +30,9 @@ def _fit(job: dict, run_dir: Path, out) -> int:
     from ..space import load_space
 
     layout = RunLayout.at(run_dir)
-    load_space(job.get("space", "default"))  # a bad preset or file fails here, before anything is written
+    load_space(
+        job.get("space", "default")
+    )  # a bad preset or file fails here, before anything is written
     X, y = split_target(read_table(job["data"]), job["target"], job["data"])
     task = job.get("resolved_task") or job["task"]
     if task == "auto":
@@ -32,7 +41,11 @@ def _fit(job: dict, run_dir: Path, out) -> int:
     check_task(task, y)
     layout.root.mkdir(parents=True, exist_ok=True)
     if not layout.job.exists():
-        saved = {**job, "resolved_task": task, "created": f"{_dt.datetime.now():%Y-%m-%d %H:%M:%S}"}
+        saved = {
+            **job,
+            "resolved_task": task,
+            "created": f"{_dt.datetime.now():%Y-%m-%d %H:%M:%S}",
+        }
         layout.job.write_text(json.dumps(saved, indent=2) + "\n")
     out.info(f"run directory: {layout.root}")
     estimator = make_estimator(job, task, layout.root, out.verbose)
@@ -41,10 +54,14 @@ def _fit(job: dict, run_dir: Path, out) -> int:
     except KeyboardInterrupt:
         raise Interrupted(layout.root) from None
     _write_outputs(estimator, job, layout)
-    out.result(f"model:       {layout.model}\nleaderboard: {layout.leaderboard}\nreport:      {layout.report}")
+    out.result(
+        f"model:       {layout.model}\nleaderboard: {layout.leaderboard}\nreport:      {layout.report}"
+    )
     ens = estimator.ensemble_
-    out.result(f"best single pipeline: {estimator.best_score_:.5g} ({estimator.scoring_}); ensemble: {ens.kind} "
-               f"of {len(ens.members)}, held-out {ens.oof_score:.5g}; {estimator.n_evaluations_} evaluations")
+    out.result(
+        f"best single pipeline: {estimator.best_score_:.5g} ({estimator.scoring_}); ensemble: {ens.kind} "
+        f"of {len(ens.members)}, held-out {ens.oof_score:.5g}; {estimator.n_evaluations_} evaluations"
+    )
     return 0
 
 
@@ -52,8 +69,11 @@ def _write_outputs(estimator, job: dict, layout) -> None:
     from ..persist import save_model
     from ..report import RunData, from_estimator, load_run, write_report
 
-    save_model(estimator, layout.model, metadata={"target": job["target"], "data": job["data"],
-                                                  "run_dir": str(layout.root)})
+    save_model(
+        estimator,
+        layout.model,
+        metadata={"target": job["target"], "data": job["data"], "run_dir": str(layout.root)},
+    )
     leaderboard_csv(estimator.leaderboard_).to_csv(layout.leaderboard, index=False)
     try:
         data = load_run(layout.root)
@@ -65,8 +85,10 @@ def _write_outputs(estimator, job: dict, layout) -> None:
 
 class Interrupted(Exception):
     def __init__(self, run_dir):
-        super().__init__(f"interrupted; the evaluations finished so far are kept: continue with "
-                         f"`evoens resume {run_dir}`")
+        super().__init__(
+            f"interrupted; the evaluations finished so far are kept: continue with "
+            f"`evoens resume {run_dir}`"
+        )
 
 
 def cmd_fit(args, out) -> int:
@@ -88,7 +110,9 @@ def cmd_run(args, out) -> int:
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInputError(f"job file {path} is not valid TOML: {exc}") from None
     raw = raw.get("job", raw)
-    job = normalise_job({k.replace("-", "_"): v for k, v in raw.items()}, base=path.resolve().parent)
+    job = normalise_job(
+        {k.replace("-", "_"): v for k, v in raw.items()}, base=path.resolve().parent
+    )
     if args.run_dir:
         job["run_dir"] = str(Path(args.run_dir).resolve())
     return _fit(job, new_run_dir(job), out)
@@ -99,8 +123,10 @@ def cmd_resume(args, out) -> int:
 
     layout = RunLayout.at(args.run_dir)
     if not layout.job.exists():
-        raise InvalidInputError(f"{layout.root} has no job.json: it was not made by `evoens fit` or `evoens run` "
-                                "(resume a Python run by fitting again with the same run_dir)")
+        raise InvalidInputError(
+            f"{layout.root} has no job.json: it was not made by `evoens fit` or `evoens run` "
+            "(resume a Python run by fitting again with the same run_dir)"
+        )
     job = json.loads(layout.job.read_text())
     if args.time_budget is not None:
         job["time_budget"] = args.time_budget
@@ -116,8 +142,10 @@ def _model_path(path: Path) -> Path:
         for name in ("model.joblib", "model.skops"):
             if (path / name).is_file():
                 return path / name
-        raise InvalidInputError(f"{path} holds no model (model.joblib); did its run finish? "
-                                f"`evoens resume {path}` continues it")
+        raise InvalidInputError(
+            f"{path} holds no model (model.joblib); did its run finish? "
+            f"`evoens resume {path}` continues it"
+        )
     if not path.is_file():
         raise InvalidInputError(f"model or run directory {path} not found")
     return path
@@ -136,12 +164,16 @@ def cmd_predict(args, out) -> int:
     if names is not None:
         missing = [c for c in names if c not in X.columns]
         if missing:
-            raise InvalidInputError(f"{args.data} lacks columns the model needs: {', '.join(map(str, missing[:20]))}")
+            raise InvalidInputError(
+                f"{args.data} lacks columns the model needs: {', '.join(map(str, missing[:20]))}"
+            )
         X = X[list(names)]
     if args.proba:
         if not hasattr(model, "predict_proba"):
             raise InvalidInputError("--proba needs a classifier; this model is a regressor")
-        result = pd.DataFrame(model.predict_proba(X), columns=[f"proba_{c}" for c in model.classes_])
+        result = pd.DataFrame(
+            model.predict_proba(X), columns=[f"proba_{c}" for c in model.classes_]
+        )
     else:
         result = pd.DataFrame({"prediction": model.predict(X)})
     if args.output:
@@ -182,7 +214,9 @@ def cmd_leaderboard(args, out) -> int:
     elif layout.leaderboard.exists():
         board = pd.read_csv(layout.leaderboard)
     else:
-        raise InvalidInputError(f"{layout.root} holds no journal or leaderboard: not an evoens run directory")
+        raise InvalidInputError(
+            f"{layout.root} holds no journal or leaderboard: not an evoens run directory"
+        )
     shown = board if args.all else board.head(args.top)
     print(format_board(shown), flush=True)
     if not args.all and len(board) > args.top:

@@ -11,9 +11,25 @@ from ..exceptions import InvalidInputError
 __all__ = ["JOB_KEYS", "TASKS", "job_from_args", "normalise_job", "make_estimator", "new_run_dir"]
 
 TASKS = ("auto", "binary", "multiclass", "regression")
-JOB_KEYS = {"data", "target", "task", "time_budget", "generations", "scoring", "space", "n_jobs",
-            "scheduler", "device", "seed", "cv", "population_size", "early_stop", "max_eval_time",
-            "backend", "run_dir"}
+JOB_KEYS = {
+    "data",
+    "target",
+    "task",
+    "time_budget",
+    "generations",
+    "scoring",
+    "space",
+    "n_jobs",
+    "scheduler",
+    "device",
+    "seed",
+    "cv",
+    "population_size",
+    "early_stop",
+    "max_eval_time",
+    "backend",
+    "run_dir",
+}
 
 
 def job_from_args(args) -> dict:
@@ -24,7 +40,9 @@ def job_from_args(args) -> dict:
 def normalise_job(job: dict, base: Path) -> dict:
     unknown = sorted(set(job) - JOB_KEYS)
     if unknown:
-        raise InvalidInputError(f"unknown job settings: {', '.join(unknown)}; known: {', '.join(sorted(JOB_KEYS))}")
+        raise InvalidInputError(
+            f"unknown job settings: {', '.join(unknown)}; known: {', '.join(sorted(JOB_KEYS))}"
+        )
     for key in ("data", "target"):
         if not job.get(key):
             raise InvalidInputError(f"the job needs {key!r}")
@@ -49,10 +67,18 @@ def make_estimator(job: dict, task: str, run_dir: Path, verbose: int):
     from ..estimator import EvoEnsembleClassifier, EvoEnsembleRegressor
 
     cls = EvoEnsembleRegressor if task == "regression" else EvoEnsembleClassifier
-    params = {"time_budget": job.get("time_budget"), "generations": job.get("generations"),
-              "scoring": job.get("scoring"), "space": job.get("space", "default"), "n_jobs": job.get("n_jobs", 1),
-              "random_state": job.get("seed", 0), "device": job.get("device", "auto"), "run_dir": str(run_dir),
-              "verbose": verbose, "scheduler": job.get("scheduler")}
+    params = {
+        "time_budget": job.get("time_budget"),
+        "generations": job.get("generations"),
+        "scoring": job.get("scoring"),
+        "space": job.get("space", "default"),
+        "n_jobs": job.get("n_jobs", 1),
+        "random_state": job.get("seed", 0),
+        "device": job.get("device", "auto"),
+        "run_dir": str(run_dir),
+        "verbose": verbose,
+        "scheduler": job.get("scheduler"),
+    }
     for key in ("cv", "population_size", "early_stop", "max_eval_time", "backend"):
         if job.get(key) is not None:
             params[key] = job[key]
@@ -68,9 +94,13 @@ def new_run_dir(job: dict) -> Path:
             from ..journal import RunLayout
 
             if RunLayout.at(path).is_run():
-                raise InvalidInputError(f"{path} already holds a run; continue it with `evoens resume {path}`, "
-                                        "or choose another --run-dir")
-            raise InvalidInputError(f"run directory {path} exists and is not empty; choose another --run-dir")
+                raise InvalidInputError(
+                    f"{path} already holds a run; continue it with `evoens resume {path}`, "
+                    "or choose another --run-dir"
+                )
+            raise InvalidInputError(
+                f"run directory {path} exists and is not empty; choose another --run-dir"
+            )
         return path
     stem = Path(job["data"]).name.split(".")[0]
     base = Path.cwd() / "evoens-runs" / f"{stem}-{_dt.datetime.now():%Y%m%d-%H%M%S}"

@@ -51,8 +51,12 @@ def infer_task(y: pd.Series) -> tuple[str, str]:
 
 def split_target(frame: pd.DataFrame, target: str, path) -> tuple[pd.DataFrame, pd.Series]:
     if target not in frame.columns:
-        shown = ", ".join(map(str, list(frame.columns)[:20])) + (", ..." if frame.shape[1] > 20 else "")
-        raise InvalidInputError(f"target column {target!r} is not in {path}; its columns are: {shown}")
+        shown = ", ".join(map(str, list(frame.columns)[:20])) + (
+            ", ..." if frame.shape[1] > 20 else ""
+        )
+        raise InvalidInputError(
+            f"target column {target!r} is not in {path}; its columns are: {shown}"
+        )
     return frame.drop(columns=[target]), frame[target]
 
 
@@ -61,4 +65,6 @@ def check_task(task: str, y: pd.Series) -> None:
     if task == "binary" and n != 2:
         raise InvalidInputError(f"--task binary needs a target with 2 distinct values; it has {n}")
     if task == "multiclass" and n < 3:
-        raise InvalidInputError(f"--task multiclass needs a target with at least 3 distinct values; it has {n}")
+        raise InvalidInputError(
+            f"--task multiclass needs a target with at least 3 distinct values; it has {n}"
+        )

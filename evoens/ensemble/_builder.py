@@ -31,7 +31,9 @@ class Member:
     weight: float
     score: float
     seed: int = 0  # the candidate's own seed: a refit on all rows uses it
-    predict_per_1k: float = 0.0  # seconds its models take to predict 1,000 rows (measured in its evaluation)
+    predict_per_1k: float = (
+        0.0  # seconds its models take to predict 1,000 rows (measured in its evaluation)
+    )
 
     def predict(self, X, task, n_classes) -> np.ndarray:
         return np.mean([predict_aligned(m, X, task, n_classes) for m in self.models], axis=0)
@@ -67,15 +69,24 @@ class EnsembleModel:
                 outputs = list(pool.map(one, models))
         else:
             outputs = [one(im) for im in models]
-        preds = [np.mean([out for (i, _), out in zip(models, outputs) if i == j], axis=0)
-                 for j in range(len(self.members))]
+        preds = [
+            np.mean([out for (i, _), out in zip(models, outputs) if i == j], axis=0)
+            for j in range(len(self.members))
+        ]
         if self.kind == "stacked":
             return self.stacker.predict(preds)
         return blend(preds, [m.weight for m in self.members])
 
     def describe(self) -> list[dict]:
-        return [{"id": m.id, "pipeline": m.genome.describe(), "weight": round(m.weight, 4), "score": m.score}
-                for m in self.members]
+        return [
+            {
+                "id": m.id,
+                "pipeline": m.genome.describe(),
+                "weight": round(m.weight, 4),
+                "score": m.score,
+            }
+            for m in self.members
+        ]
 
 
 def _late(deadline, expected_seconds) -> bool:
@@ -117,7 +128,16 @@ class EnsembleBuilder:
         pool's median must buy its place with a real score gain.
     """
 
-    def __init__(self, metric, max_pool=20, n_iter=25, max_stack=8, max_rows=10_000, seed=0, cost_factor=10.0):
+    def __init__(
+        self,
+        metric,
+        max_pool=20,
+        n_iter=25,
+        max_stack=8,
+        max_rows=10_000,
+        seed=0,
+        cost_factor=10.0,
+    ):
         self.metric = metric
         self.cost_factor = cost_factor
         self.max_pool = max_pool
@@ -128,14 +148,19 @@ class EnsembleBuilder:
 
     def pool(self, evaluations: list) -> list:
         ranked = sorted((e for e in evaluations if e.ok), key=lambda e: (-e.score, e.id))
-        pool, learners = ranked[: self.max_pool], {e.genome.learner for e in ranked[: self.max_pool]}
-        for e in ranked[self.max_pool:]:
+        pool, learners = (
+            ranked[: self.max_pool],
+            {e.genome.learner for e in ranked[: self.max_pool]},
+        )
+        for e in ranked[self.max_pool :]:
             if e.genome.learner not in learners:
                 pool.append(e)
                 learners.add(e.genome.learner)
         return pool
 
-    def build(self, evaluations, y, folds, task, n_classes, sample_weight=None, deadline=None) -> EnsembleModel:
+    def build(
+        self, evaluations, y, folds, task, n_classes, sample_weight=None, deadline=None
+    ) -> EnsembleModel:
         """Fit the weighted ensemble, then let held-out evidence pick single / weighted / stacked.
 
         An option whose next fit would not finish by ``deadline`` (judged by
@@ -150,7 +175,11 @@ class EnsembleBuilder:
         with threadpool_limits(1):  # predictable speed on a busy machine
             pool = self._affordable(pool, y, sample_weight, rows)
             preds = [e.oof.astype(np.float64) for e in pool]
-            fitted = {"weighted": self._weighted(preds, y, sample_weight, rows, None, task, n_classes, deadline)[0]}
+            fitted = {
+                "weighted": self._weighted(
+                    preds, y, sample_weight, rows, None, task, n_classes, deadline
+                )[0]
+            }
             options = {"single": self._single, "weighted": self._weighted}
             if len(pool) > 1:
                 options["stacked"] = self._stacked
@@ -163,7 +192,9 @@ class EnsembleBuilder:
                         break
                     started = time.time()
                     fit_rows = tr if rows is None else np.intersect1d(tr, rows)
-                    out[te] = fit_predict(preds, y, sample_weight, fit_rows, te, task, n_classes, deadline)[1]
+                    out[te] = fit_predict(
+                        preds, y, sample_weight, fit_rows, te, task, n_classes, deadline
+                    )[1]
                     cost[name] = time.time() - started
                 if complete:
                     held_out[name] = self.metric(y, out, sample_weight)
@@ -172,7 +203,9 @@ class EnsembleBuilder:
                 if _late(deadline, cost.get(best, 0.0)):
                     best = "weighted"
                 else:
-                    fitted[best] = options[best](preds, y, sample_weight, rows, None, task, n_classes, deadline)[0]
+                    fitted[best] = options[best](
+                        preds, y, sample_weight, rows, None, task, n_classes, deadline
+                    )[0]
         return self._model(best, fitted[best], pool, task, n_classes, held_out)
 
     def _affordable(self, pool, y, w, rows):
@@ -195,7 +228,9 @@ class EnsembleBuilder:
             preds = [e.oof.astype(np.float64) for e in members]
             weights = greedy_weights(preds, y, self.metric, self.n_iter, w, rows)
             yy, ww = self._sub(rows, y, w)
-            scores[name] = self.metric(yy, blend([p if rows is None else p[rows] for p in preds], weights), ww)
+            scores[name] = self.metric(
+                yy, blend([p if rows is None else p[rows] for p in preds], weights), ww
+            )
         best = max(pool, key=lambda e: (e.score, -e.id))
         folds = np.asarray(best.fold_scores, dtype=float)
         folds = folds[np.isfinite(folds)]
@@ -228,17 +263,38 @@ class EnsembleBuilder:
         scores = np.array([self.metric(yy, p if rows is None else p[rows], None) for p in preds])
         top = [int(j) for j in np.argsort(-scores, kind="stable")[: self.max_stack]]
         fit_rows = slice(None) if rows is None else rows
-        stacker = Stacker(task).fit([preds[j][fit_rows] for j in top], y[fit_rows],
-                                    None if w is None else w[fit_rows], n_classes)
+        stacker = Stacker(task).fit(
+            [preds[j][fit_rows] for j in top],
+            y[fit_rows],
+            None if w is None else w[fit_rows],
+            n_classes,
+        )
         pred = None if te is None else stacker.predict([preds[j][te] for j in top])
         return (top, stacker), pred
 
     def _model(self, kind, fitted, pool, task, n_classes, held_out):
         if kind == "stacked":
             top, stacker = fitted
-            members = [Member(pool[j].id, pool[j].genome, pool[j].models, 1.0 / len(top), pool[j].score, pool[j].candidate.seed,
-                              _cost(pool[j])) for j in top]
-            return EnsembleModel(kind, members, task, n_classes, stacker, held_out.get(kind, float("nan")), held_out)
-        members = [Member(e.id, e.genome, e.models, float(wt), e.score, e.candidate.seed, _cost(e))
-                   for e, wt in zip(pool, fitted) if wt > 0]
-        return EnsembleModel(kind, members, task, n_classes, None, held_out.get(kind, float("nan")), held_out)
+            members = [
+                Member(
+                    pool[j].id,
+                    pool[j].genome,
+                    pool[j].models,
+                    1.0 / len(top),
+                    pool[j].score,
+                    pool[j].candidate.seed,
+                    _cost(pool[j]),
+                )
+                for j in top
+            ]
+            return EnsembleModel(
+                kind, members, task, n_classes, stacker, held_out.get(kind, float("nan")), held_out
+            )
+        members = [
+            Member(e.id, e.genome, e.models, float(wt), e.score, e.candidate.seed, _cost(e))
+            for e, wt in zip(pool, fitted)
+            if wt > 0
+        ]
+        return EnsembleModel(
+            kind, members, task, n_classes, None, held_out.get(kind, float("nan")), held_out
+        )

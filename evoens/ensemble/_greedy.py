@@ -18,8 +18,9 @@ def blend(preds: list, weights) -> np.ndarray:
     return out / max(float(np.sum(weights)), 1e-12)
 
 
-def greedy_weights(preds: list, y, metric, n_iter: int = 25, sample_weight=None, rows=None,
-                   deadline=None) -> np.ndarray:
+def greedy_weights(
+    preds: list, y, metric, n_iter: int = 25, sample_weight=None, rows=None, deadline=None
+) -> np.ndarray:
     """Weights (summing to 1) chosen by greedy forward selection with replacement.
 
     Starts from the best single member, then repeatedly adds (again, possibly)
@@ -46,8 +47,12 @@ def greedy_weights(preds: list, y, metric, n_iter: int = 25, sample_weight=None,
     return counts / counts.sum()
 
 
-def marginal_gains(ensemble_pred, ensemble_size: int, preds: list, y, metric, sample_weight=None) -> np.ndarray:
+def marginal_gains(
+    ensemble_pred, ensemble_size: int, preds: list, y, metric, sample_weight=None
+) -> np.ndarray:
     """For each candidate, how much adding one copy of it to the ensemble changes the score."""
     base = metric(y, ensemble_pred, sample_weight)
     n = max(ensemble_size, 1)
-    return np.array([metric(y, (ensemble_pred * n + p) / (n + 1), sample_weight) - base for p in preds])
+    return np.array(
+        [metric(y, (ensemble_pred * n + p) / (n + 1), sample_weight) - base for p in preds]
+    )

@@ -1,8 +1,8 @@
 """One candidate on the run's fixed folds becomes one :class:`Evaluation`."""
 
-from ._record import Candidate, Evaluation, Status, finite_or_none
 from ._cv import EvalContext, evaluate
 from ._leaderboard import LEADERBOARD_COLUMNS, leaderboard_from_evaluations
+from ._record import Candidate, Evaluation, Status, finite_or_none
 
 __all__ = [
     "Candidate",

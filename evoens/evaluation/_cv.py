@@ -15,9 +15,9 @@ from .._budget import fold_deadline
 from .._data import Dataset
 from .._deadline import check_deadline, deadline_scope, fold_scope
 from .._metrics import Metric
+from .._predict import predict_aligned
 from ..devices import DevicePlan
 from ..exceptions import DeadlineExceeded, InvalidInputError
-from .._predict import predict_aligned
 from ..space import BuildContext, SearchSpace, build_pipeline
 from ._record import Candidate, Evaluation, Status
 
@@ -55,13 +55,19 @@ class EvalContext:
         plan = self.device_plan
         if plan is None:
             if self.device != "cpu":
-                raise InvalidInputError(f"EvalContext(device={self.device!r}) has no device_plan; "
-                                        "Backend.start(ctx) makes it")
+                raise InvalidInputError(
+                    f"EvalContext(device={self.device!r}) has no device_plan; "
+                    "Backend.start(ctx) makes it"
+                )
             plan = DevicePlan()
         threads = self.n_threads if n_threads is None else int(n_threads)
-        return BuildContext(self.data.task, tuple(bool(b) for b in self.data.categorical_mask),
-                            threads, plan.resolve(),
-                            tuple(bool(b) for b in self.data.low_cardinality))
+        return BuildContext(
+            self.data.task,
+            tuple(bool(b) for b in self.data.categorical_mask),
+            threads,
+            plan.resolve(),
+            tuple(bool(b) for b in self.data.low_cardinality),
+        )
 
 
 def evaluate(candidate: Candidate, ctx: EvalContext, deadline: float | None = None) -> Evaluation:
@@ -96,7 +102,9 @@ def evaluate(candidate: Candidate, ctx: EvalContext, deadline: float | None = No
     return record
 
 
-def _cross_validate(candidate: Candidate, ctx: EvalContext, record: Evaluation, deadline=None) -> Status:
+def _cross_validate(
+    candidate: Candidate, ctx: EvalContext, record: Evaluation, deadline=None
+) -> Status:
     data = ctx.data
     X, y, w = data.X, data.y, data.sample_weight
     shape = (len(y), data.n_classes) if data.is_classification else (len(y),)
@@ -105,7 +113,9 @@ def _cross_validate(candidate: Candidate, ctx: EvalContext, record: Evaluation, 
     build = ctx.build_context()
     record.models = []
     for k, (tr, te) in enumerate(data.folds):
-        pipe = build_pipeline(candidate.genome, component, build, candidate.seed, n_rows_hint=len(tr))
+        pipe = build_pipeline(
+            candidate.genome, component, build, candidate.seed, n_rows_hint=len(tr)
+        )
         fit_params = {} if w is None else {"learner__sample_weight": w[tr]}
         t0 = time.perf_counter()
         with fold_scope(fold_deadline(deadline, len(data.folds) - k)):
@@ -125,7 +135,11 @@ def _cross_validate(candidate: Candidate, ctx: EvalContext, record: Evaluation, 
             shrink(len(data.folds))  # its OOF predictions are made; predictions average the bag
         record.models.append(pipe)
         # a NaN first fold (it lacks a class the metric needs) compares False: never pruned
-        if k == 0 and candidate.prune_below is not None and record.fold_scores[0] < candidate.prune_below:
+        if (
+            k == 0
+            and candidate.prune_below is not None
+            and record.fold_scores[0] < candidate.prune_below
+        ):
             record.error = f"first fold scored {record.fold_scores[0]:.5g}, below the population's {candidate.prune_below:.5g}"
             return Status.PRUNED
     record.score = ctx.metric(y, oof, w)

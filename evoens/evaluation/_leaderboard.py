@@ -7,9 +7,26 @@ import pandas as pd
 
 __all__ = ["leaderboard_from_evaluations", "LEADERBOARD_COLUMNS"]
 
-LEADERBOARD_COLUMNS = ["rank", "id", "generation", "learner", "pipeline", "score", "fold_scores", "status",
-                       "fit_time", "predict_time", "predict_s_per_1k", "wall_time", "operator", "parents", "source", "error",
-                       "genome", "ensemble_weight"]
+LEADERBOARD_COLUMNS = [
+    "rank",
+    "id",
+    "generation",
+    "learner",
+    "pipeline",
+    "score",
+    "fold_scores",
+    "status",
+    "fit_time",
+    "predict_time",
+    "predict_s_per_1k",
+    "wall_time",
+    "operator",
+    "parents",
+    "source",
+    "error",
+    "genome",
+    "ensemble_weight",
+]
 
 
 def leaderboard_from_evaluations(evaluations, weights=None) -> pd.DataFrame:
@@ -20,7 +37,9 @@ def leaderboard_from_evaluations(evaluations, weights=None) -> pd.DataFrame:
         return pd.DataFrame(columns=LEADERBOARD_COLUMNS)
     frame = pd.DataFrame(rows)
     frame["_ok"] = frame["status"] == "ok"
-    frame = frame.sort_values(["_ok", "score", "id"], ascending=[False, False, True], kind="stable")
+    frame = frame.sort_values(
+        ["_ok", "score", "id"], ascending=[False, False, True], kind="stable"
+    )
     frame = frame.drop(columns="_ok").reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     return frame

@@ -76,7 +76,7 @@ def repair_tail(path: Path) -> int:
     data = path.read_bytes()
     keep = len(data)
     while keep > 0:
-        end = keep if data[keep - 1:keep] == b"\n" else data.rfind(b"\n", 0, keep) + 1
+        end = keep if data[keep - 1 : keep] == b"\n" else data.rfind(b"\n", 0, keep) + 1
         if end < keep:  # a torn line with no newline
             keep = end
             continue

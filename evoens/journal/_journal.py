@@ -56,7 +56,14 @@ class RunJournal:
         joblib compression level for the fold models (0: none, fastest).
     """
 
-    def __init__(self, layout: RunLayout, storage: JournalStorage, study_id: int, lock: RunLock, compress: int = 0):
+    def __init__(
+        self,
+        layout: RunLayout,
+        storage: JournalStorage,
+        study_id: int,
+        lock: RunLock,
+        compress: int = 0,
+    ):
         self.layout = layout
         self._storage = storage
         self._study_id = study_id
@@ -65,7 +72,9 @@ class RunJournal:
 
     # -- opening --------------------------------------------------------------
     @classmethod
-    def open(cls, run_dir, settings: dict, fingerprint: str, folds, compress: int = 0) -> "RunJournal":
+    def open(
+        cls, run_dir, settings: dict, fingerprint: str, folds, compress: int = 0
+    ) -> "RunJournal":
         """Open the run in ``run_dir``, creating it, or checking that it is this run.
 
         Raises
@@ -107,8 +116,10 @@ class RunJournal:
             np.save(buffer, np.asarray(evaluation.oof), allow_pickle=False)
             write_atomic(self.layout.oof(evaluation.id), buffer.getvalue())
         if evaluation.models is not None:
-            write_with(self.layout.models(evaluation.id),
-                       lambda tmp: joblib.dump(list(evaluation.models), tmp, compress=self.compress))
+            write_with(
+                self.layout.models(evaluation.id),
+                lambda tmp: joblib.dump(list(evaluation.models), tmp, compress=self.compress),
+            )
 
     # -- reading -------------------------------------------------------------------
     def load(self, artifacts: bool = True) -> dict[int, Evaluation]:
@@ -141,7 +152,9 @@ def read_evaluations(run_dir, artifacts: bool = False) -> dict[int, Evaluation]:
     """
     layout = RunLayout.at(run_dir)
     if not layout.journal.exists():
-        raise InvalidInputError(f"{layout.root} holds no run journal ({layout.journal.name} not found)")
+        raise InvalidInputError(
+            f"{layout.root} holds no run journal ({layout.journal.name} not found)"
+        )
     storage = _storage(layout)
     try:
         study_id = storage.get_study_id_from_name(STUDY_NAME)
@@ -160,7 +173,9 @@ def _start_run(layout: RunLayout, settings: dict, fingerprint: str, folds) -> No
     np.savez(buffer, **arrays)
     write_atomic(layout.folds, buffer.getvalue())
     # settings.json last: its presence says the run directory is complete
-    write_atomic(layout.settings, json.dumps(settings, indent=2, sort_keys=True, default=repr).encode())
+    write_atomic(
+        layout.settings, json.dumps(settings, indent=2, sort_keys=True, default=repr).encode()
+    )
 
 
 def _check_same_run(layout: RunLayout, settings: dict, fingerprint: str, folds) -> None:
@@ -172,8 +187,11 @@ def _check_same_run(layout: RunLayout, settings: dict, fingerprint: str, folds) 
         )
     stored = json.loads(layout.settings.read_text())
     current = json.loads(json.dumps(settings, sort_keys=True, default=repr))
-    diffs = [f"{key} {stored.get(key)!r} != {current.get(key)!r}" for key in sorted(set(stored) | set(current))
-             if key not in _FREE_SETTINGS and stored.get(key) != current.get(key)]
+    diffs = [
+        f"{key} {stored.get(key)!r} != {current.get(key)!r}"
+        for key in sorted(set(stored) | set(current))
+        if key not in _FREE_SETTINGS and stored.get(key) != current.get(key)
+    ]
     if diffs:
         raise InvalidInputError(
             f"run directory {layout.root} was made with different settings ({'; '.join(diffs)}; "
@@ -190,8 +208,10 @@ def _same_folds(path: Path, folds) -> bool:
     with np.load(path, allow_pickle=False) as stored:
         if len(stored.files) != 2 * len(folds):
             return False
-        return all(np.array_equal(stored[f"train_{k}"], tr) and np.array_equal(stored[f"test_{k}"], te)
-                   for k, (tr, te) in enumerate(folds))
+        return all(
+            np.array_equal(stored[f"train_{k}"], tr) and np.array_equal(stored[f"test_{k}"], te)
+            for k, (tr, te) in enumerate(folds)
+        )
 
 
 def _storage(layout: RunLayout) -> JournalStorage:
@@ -201,10 +221,16 @@ def _storage(layout: RunLayout) -> JournalStorage:
 def _open_storage(layout: RunLayout, study_attrs: dict):
     removed = repair_tail(layout.journal)
     if removed:
-        warnings.warn(f"{layout.journal}: dropped a torn or corrupted last record ({removed} bytes); "
-                      "that evaluation will run again", EvoensWarning, stacklevel=4)
+        warnings.warn(
+            f"{layout.journal}: dropped a torn or corrupted last record ({removed} bytes); "
+            "that evaluation will run again",
+            EvoensWarning,
+            stacklevel=4,
+        )
     stale = Path(str(layout.journal) + ".lock")
-    if stale.is_symlink() or stale.exists():  # Optuna's own lock, left by a killed writer; we hold the run lock
+    if (
+        stale.is_symlink() or stale.exists()
+    ):  # Optuna's own lock, left by a killed writer; we hold the run lock
         stale.unlink()
     storage = _storage(layout)
     try:
@@ -219,7 +245,9 @@ def _open_storage(layout: RunLayout, study_attrs: dict):
 
 def _evaluations(storage, study_id, layout: RunLayout, artifacts: bool) -> dict[int, Evaluation]:
     latest = {}
-    for trial in storage.get_all_trials(study_id, deepcopy=False):  # in the order they were written
+    for trial in storage.get_all_trials(
+        study_id, deepcopy=False
+    ):  # in the order they were written
         if "candidate_id" in trial.user_attrs:
             latest[int(trial.user_attrs["candidate_id"])] = trial.user_attrs
     out: dict[int, Evaluation] = {}
@@ -236,8 +264,11 @@ def _attach_artifacts(evaluation: Evaluation, layout: RunLayout) -> bool:
         evaluation.oof = np.load(layout.oof(evaluation.id), allow_pickle=False)
         evaluation.models = joblib.load(layout.models(evaluation.id))
     except (OSError, ValueError, EOFError, KeyError, ImportError) as exc:
-        warnings.warn(f"evaluation {evaluation.id}: its saved predictions or models cannot be read "
-                      f"({type(exc).__name__}: {exc}); it will run again", EvoensWarning, stacklevel=4)
+        warnings.warn(
+            f"evaluation {evaluation.id}: its saved predictions or models cannot be read "
+            f"({type(exc).__name__}: {exc}); it will run again",
+            EvoensWarning,
+            stacklevel=4,
+        )
         return False
     return True
-

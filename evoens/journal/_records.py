@@ -23,7 +23,6 @@ RECORD_VERSION = 1
 _STATES = {Status.OK: TrialState.COMPLETE, Status.PRUNED: TrialState.PRUNED}
 
 
-
 def _float(x):
     return float("nan") if x is None else float(x)
 
@@ -60,11 +59,23 @@ def to_trial(evaluation: Evaluation, finished: datetime | None = None) -> Frozen
     state = _STATES.get(evaluation.status, TrialState.FAIL)
     value = finite_or_none(evaluation.score) if state == TrialState.COMPLETE else None
     if state == TrialState.COMPLETE and value is None:
-        state = TrialState.FAIL  # an "ok" record without a finite score: keep it, but not as a value
+        state = (
+            TrialState.FAIL
+        )  # an "ok" record without a finite score: keep it, but not as a value
     started = finished - timedelta(seconds=max(0.0, float(evaluation.wall_time)))
-    trial = FrozenTrial(number=0, state=state, value=value, datetime_start=started, datetime_complete=finished,
-                        params={}, distributions={}, user_attrs=to_attrs(evaluation), system_attrs={},
-                        intermediate_values={}, trial_id=0)
+    trial = FrozenTrial(
+        number=0,
+        state=state,
+        value=value,
+        datetime_start=started,
+        datetime_complete=finished,
+        params={},
+        distributions={},
+        user_attrs=to_attrs(evaluation),
+        system_attrs={},
+        intermediate_values={},
+        trial_id=0,
+    )
     trial._validate()
     return trial
 
@@ -73,14 +84,24 @@ def from_attrs(attrs: dict) -> Evaluation:
     """The evaluation a trial's user attributes describe (without arrays and models)."""
     genome = Genome.from_dict(attrs["genome"])
     candidate = Candidate(
-        id=int(attrs["candidate_id"]), genome=genome, generation=int(attrs["generation"]),
-        seed=int(attrs["seed"]), operator=attrs.get("operator", ""), parents=tuple(attrs.get("parents", ())),
-        source=attrs.get("source", ""), prune_below=attrs.get("prune_below"),
+        id=int(attrs["candidate_id"]),
+        genome=genome,
+        generation=int(attrs["generation"]),
+        seed=int(attrs["seed"]),
+        operator=attrs.get("operator", ""),
+        parents=tuple(attrs.get("parents", ())),
+        source=attrs.get("source", ""),
+        prune_below=attrs.get("prune_below"),
     )
     return Evaluation(
-        candidate=candidate, status=Status(attrs["status"]), score=_float(attrs.get("score")),
+        candidate=candidate,
+        status=Status(attrs["status"]),
+        score=_float(attrs.get("score")),
         fold_scores=[_float(s) for s in attrs.get("fold_scores", [])],
-        fit_time=float(attrs.get("fit_time", 0.0)), predict_time=float(attrs.get("predict_time", 0.0)),
-        wall_time=float(attrs.get("wall_time", 0.0)), error=attrs.get("error", ""), worker=attrs.get("worker", ""),
+        fit_time=float(attrs.get("fit_time", 0.0)),
+        predict_time=float(attrs.get("predict_time", 0.0)),
+        wall_time=float(attrs.get("wall_time", 0.0)),
+        error=attrs.get("error", ""),
+        worker=attrs.get("worker", ""),
         n_predicted=int(attrs.get("n_predicted", 0)),
     )

@@ -50,8 +50,9 @@ class Learner(BaseEstimator):
     #: boosters refit on the whole training fold up to this many rows
     refit_rows = 20_000
 
-    def __init__(self, task="binary", params=None, categorical=(), n_jobs=1, random_state=0,
-                 device="cpu"):
+    def __init__(
+        self, task="binary", params=None, categorical=(), n_jobs=1, random_state=0, device="cpu"
+    ):
         self.task = task
         self.params = params
         self.categorical = categorical
@@ -65,8 +66,9 @@ class Learner(BaseEstimator):
 
     def fit(self, X, y, sample_weight=None):
         if sample_weight is not None and not self.supports_sample_weight:
-            raise InvalidInputError(f"{type(self).__name__} cannot take sample_weight "
-                                    "(supports_sample_weight=False)")
+            raise InvalidInputError(
+                f"{type(self).__name__} cannot take sample_weight (supports_sample_weight=False)"
+            )
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y)
         if self._is_classifier:
@@ -103,8 +105,9 @@ class Learner(BaseEstimator):
             if counts.min() >= 2 and int(round(n * fraction)) >= len(counts):
                 stratify = y
         idx = np.arange(n)
-        return train_test_split(idx, test_size=fraction, random_state=self.random_state,
-                                stratify=stratify)
+        return train_test_split(
+            idx, test_size=fraction, random_state=self.random_state, stratify=stratify
+        )
 
     def _refit_worthwhile(self, n_rows) -> bool:
         return n_rows <= self.refit_rows and not should_stop()

@@ -28,6 +28,7 @@ def _weights(sample_weight, rows=None):
 
 # -- LightGBM ---------------------------------------------------------------------------
 
+
 def _lightgbm_deadline_callback(env):
     check_deadline()
     if should_stop():
@@ -52,16 +53,28 @@ class LightGBMLearner(Learner):
     gpu_library = "lightgbm"
     max_rounds = 10000
     patience = 50
-    param_defaults = {"learning_rate": 0.05, "num_leaves": 31, "feature_fraction": 1.0,
-                      "min_data_in_leaf": 20, "extra_trees": False, "lambda_l2": 0.0}
+    param_defaults = {
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "feature_fraction": 1.0,
+        "min_data_in_leaf": 20,
+        "extra_trees": False,
+        "lambda_l2": 0.0,
+    }
 
     def _settings(self, params, n_classes):
         objective = "regression"
         if self._is_classifier:
             objective = "binary" if n_classes <= 2 else "multiclass"
-        full = {"objective": objective, "verbosity": -1, "num_threads": int(self.n_jobs),
-                "seed": int(self.random_state), "deterministic": True, "force_row_wise": True,
-                "learning_rate": 0.05}
+        full = {
+            "objective": objective,
+            "verbosity": -1,
+            "num_threads": int(self.n_jobs),
+            "seed": int(self.random_state),
+            "deterministic": True,
+            "force_row_wise": True,
+            "learning_rate": 0.05,
+        }
         if objective == "multiclass":
             full["num_class"] = n_classes
         full.update(lightgbm_params(self.device))
@@ -81,22 +94,26 @@ class LightGBMLearner(Learner):
         w = _weights(sample_weight)
         if split is None or (self._is_classifier and n_classes == 1):
             train = lgb.Dataset(X, y, weight=w, categorical_feature=cats, free_raw_data=True)
-            self.booster_ = lgb.train(full, train, num_boost_round=min(rounds, 100),
-                                      callbacks=callbacks)
+            self.booster_ = lgb.train(
+                full, train, num_boost_round=min(rounds, 100), callbacks=callbacks
+            )
             self.n_rounds_ = self.booster_.best_iteration or self.booster_.current_iteration()
             return
         tr, va = split
         train = lgb.Dataset(X[tr], y[tr], weight=_weights(w, tr), categorical_feature=cats)
         valid = lgb.Dataset(X[va], y[va], weight=_weights(w, va), reference=train)
         callbacks.append(lgb.early_stopping(self.patience, verbose=False))
-        self.booster_ = lgb.train(full, train, num_boost_round=rounds, valid_sets=[valid],
-                                  callbacks=callbacks)
+        self.booster_ = lgb.train(
+            full, train, num_boost_round=rounds, valid_sets=[valid], callbacks=callbacks
+        )
         self.n_rounds_ = self.booster_.best_iteration or self.booster_.current_iteration()
         if self._refit_worthwhile(len(y)):
+
             def train_all(n):
                 data = lgb.Dataset(X, y, weight=w, categorical_feature=cats)
-                return lgb.train(full, data, num_boost_round=n,
-                                 callbacks=[_lightgbm_deadline_callback])
+                return lgb.train(
+                    full, data, num_boost_round=n, callbacks=[_lightgbm_deadline_callback]
+                )
 
             self._refit(train_all, lambda b: b.current_iteration())
 
@@ -105,6 +122,7 @@ class LightGBMLearner(Learner):
 
 
 # -- XGBoost ----------------------------------------------------------------------------
+
 
 def _xgboost_deadline_callback():
     import xgboost as xgb
@@ -130,12 +148,24 @@ class XGBoostLearner(Learner):
     gpu_library = "xgboost"
     max_rounds = 10000
     patience = 50
-    param_defaults = {"learning_rate": 0.1, "max_depth": 6, "min_child_weight": 1.0,
-                      "colsample_bytree": 1.0, "subsample": 1.0, "reg_lambda": 1.0}
+    param_defaults = {
+        "learning_rate": 0.1,
+        "max_depth": 6,
+        "min_child_weight": 1.0,
+        "colsample_bytree": 1.0,
+        "subsample": 1.0,
+        "reg_lambda": 1.0,
+    }
 
     def _settings(self, params, n_classes):
-        full = {"tree_method": "hist", "nthread": int(self.n_jobs), "seed": int(self.random_state),
-                "learning_rate": 0.1, "verbosity": 0, **xgboost_params(self.device)}
+        full = {
+            "tree_method": "hist",
+            "nthread": int(self.n_jobs),
+            "seed": int(self.random_state),
+            "learning_rate": 0.1,
+            "verbosity": 0,
+            **xgboost_params(self.device),
+        }
         if not self._is_classifier:
             full["objective"] = "reg:squarederror"
         elif n_classes <= 2:
@@ -160,31 +190,48 @@ class XGBoostLearner(Learner):
         split = self._holdout(y)
         callbacks = [_xgboost_deadline_callback()]
         if split is None or (self._is_classifier and n_classes == 1):
-            self.booster_ = xgb.train(full, self._matrix(X, y, w),
-                                      num_boost_round=min(rounds, 100), callbacks=callbacks)
+            self.booster_ = xgb.train(
+                full, self._matrix(X, y, w), num_boost_round=min(rounds, 100), callbacks=callbacks
+            )
             self.n_rounds_ = self.booster_.num_boosted_rounds()
         else:
             tr, va = split
             dtrain = self._matrix(X[tr], y[tr], _weights(w, tr))
             dvalid = self._matrix(X[va], y[va], _weights(w, va))
             callbacks.append(xgb.callback.EarlyStopping(rounds=self.patience, save_best=False))
-            self.booster_ = xgb.train(full, dtrain, num_boost_round=rounds,
-                                      evals=[(dvalid, "valid")], callbacks=callbacks,
-                                      verbose_eval=False)
+            self.booster_ = xgb.train(
+                full,
+                dtrain,
+                num_boost_round=rounds,
+                evals=[(dvalid, "valid")],
+                callbacks=callbacks,
+                verbose_eval=False,
+            )
             best = getattr(self.booster_, "best_iteration", None)
             self.n_rounds_ = self.booster_.num_boosted_rounds() if best is None else best + 1
             if self._refit_worthwhile(len(y)):
-                self._refit(lambda n: xgb.train(full, self._matrix(X, y, w), num_boost_round=n,
-                                                callbacks=[_xgboost_deadline_callback()]),
-                            lambda b: b.num_boosted_rounds())
+                self._refit(
+                    lambda n: xgb.train(
+                        full,
+                        self._matrix(X, y, w),
+                        num_boost_round=n,
+                        callbacks=[_xgboost_deadline_callback()],
+                    ),
+                    lambda b: b.num_boosted_rounds(),
+                )
         self.booster_.set_param({"device": "cpu", "nthread": int(self.n_jobs)})
 
     def _matrix(self, X, y=None, w=None):
         import xgboost as xgb
 
-        return xgb.DMatrix(X, label=y, weight=w, feature_types=self._feature_types,
-                           enable_categorical=self._feature_types is not None,
-                           nthread=int(self.n_jobs))
+        return xgb.DMatrix(
+            X,
+            label=y,
+            weight=w,
+            feature_types=self._feature_types,
+            enable_categorical=self._feature_types is not None,
+            nthread=int(self.n_jobs),
+        )
 
     def _predict(self, X):
         raw = self.booster_.predict(self._matrix(X), iteration_range=(0, self.n_rounds_))

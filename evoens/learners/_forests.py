@@ -34,8 +34,9 @@ class _ForestLearner(Learner):
         if criterion is not None and classifying != self._is_classifier:
             params.pop("criterion")  # a portfolio entry for the other task
         self.model_ = self._make(params)
-        self.model_.set_params(n_jobs=int(self.n_jobs), random_state=int(self.random_state),
-                               warm_start=True)
+        self.model_.set_params(
+            n_jobs=int(self.n_jobs), random_state=int(self.random_state), warm_start=True
+        )
         grown, step = 0, min(total, self.first_chunk)
         while step > 0:
             started = time.perf_counter()

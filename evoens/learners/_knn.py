@@ -20,8 +20,9 @@ class KNNLearner(Learner):
 
         k = min(int(params.get("n_neighbors", 15)), len(y))
         cls = KNeighborsClassifier if self._is_classifier else KNeighborsRegressor
-        self.model_ = cls(n_neighbors=k, weights=params.get("weights", "distance"),
-                          n_jobs=int(self.n_jobs))
+        self.model_ = cls(
+            n_neighbors=k, weights=params.get("weights", "distance"), n_jobs=int(self.n_jobs)
+        )
         self.model_.fit(X, y)
 
     def _predict(self, X):

@@ -19,11 +19,13 @@ class LinearLearner(Learner):
             if len(self.classes_) == 1:
                 self.model_ = None
                 return
-            self.model_ = LogisticRegression(C=params.get("C", 1.0),
-                                             max_iter=params.get("max_iter", 1000))
+            self.model_ = LogisticRegression(
+                C=params.get("C", 1.0), max_iter=params.get("max_iter", 1000)
+            )
         else:
-            self.model_ = Ridge(alpha=params.get("alpha", 1.0),
-                                random_state=int(self.random_state))
+            self.model_ = Ridge(
+                alpha=params.get("alpha", 1.0), random_state=int(self.random_state)
+            )
         self.model_.fit(X, y, sample_weight=sample_weight)
 
     def _predict(self, X):

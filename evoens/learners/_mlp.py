@@ -44,8 +44,9 @@ class MLPLearner(Learner):
         size = int(params.pop("hidden_size", 128))
         layers = int(params.pop("num_layers", 2))
         params.pop("early_stopping", None)
-        common = dict(hidden_layer_sizes=(size,) * layers, random_state=int(self.random_state),
-                      **params)
+        common = dict(
+            hidden_layer_sizes=(size,) * layers, random_state=int(self.random_state), **params
+        )
         return (MLPClassifier if self._is_classifier else MLPRegressor)(**common)
 
     def _fit(self, X, y, sample_weight, params):

@@ -37,7 +37,9 @@ def resolve_learner(component: str):
     if component in LEARNERS:
         return LEARNERS[component]
     if ":" not in component:
-        raise KeyError(f"unknown learner component {component!r}; "
-                       f"built-in: {sorted(LEARNERS)} or 'module:Class'")
+        raise KeyError(
+            f"unknown learner component {component!r}; "
+            f"built-in: {sorted(LEARNERS)} or 'module:Class'"
+        )
     module, _, name = component.partition(":")
     return getattr(importlib.import_module(module), name)

@@ -15,7 +15,14 @@ from pathlib import Path
 from ._html import render
 from ._run_data import RunData, from_estimator, leaderboard_from_evaluations, load_run
 
-__all__ = ["build_report", "write_report", "RunData", "load_run", "from_estimator", "leaderboard_from_evaluations"]
+__all__ = [
+    "build_report",
+    "write_report",
+    "RunData",
+    "load_run",
+    "from_estimator",
+    "leaderboard_from_evaluations",
+]
 
 
 def build_report(source) -> str:

@@ -61,7 +61,9 @@ def _seconds(value) -> str:
 
 
 def _table(headers, rows, numeric=(), row_classes=None) -> str:
-    head = "".join(f'<th class="num">{_e(h)}</th>' if h in numeric else f"<th>{_e(h)}</th>" for h in headers)
+    head = "".join(
+        f'<th class="num">{_e(h)}</th>' if h in numeric else f"<th>{_e(h)}</th>" for h in headers
+    )
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
@@ -81,38 +83,80 @@ def _cell(header, value, numeric) -> str:
 
 
 def _image(uri, alt) -> str:
-    return f'<img src="{uri}" alt="{_e(alt)}">' if uri else f'<p class="note">No data for {_e(alt)}.</p>'
+    return (
+        f'<img src="{uri}" alt="{_e(alt)}">'
+        if uri
+        else f'<p class="note">No data for {_e(alt)}.</p>'
+    )
 
 
 def _cards(data: RunData) -> str:
     board, ok, failed = data.leaderboard, data.ok, data.failed
     best = ok.iloc[0] if not ok.empty else None
-    items = [("best single pipeline", f"{_fmt(best['score'])}" if best is not None else "–"),
-             ("best learner", best["learner"] if best is not None else "–")]
+    items = [
+        ("best single pipeline", f"{_fmt(best['score'])}" if best is not None else "–"),
+        ("best learner", best["learner"] if best is not None else "–"),
+    ]
     if data.ensemble:
-        items.append(("ensemble", f"{data.ensemble['kind']}, {len(data.ensemble['members'])} members"))
+        items.append(
+            ("ensemble", f"{data.ensemble['kind']}, {len(data.ensemble['members'])} members")
+        )
         items.append(("ensemble held-out score", _fmt(data.ensemble.get("oof_score"))))
-    items += [("evaluations", f"{len(board)} ({len(failed)} failed)"),
-              ("generations", str(int(board["generation"].max()) + 1) if not board.empty else "0")]
+    items += [
+        ("evaluations", f"{len(board)} ({len(failed)} failed)"),
+        ("generations", str(int(board["generation"].max()) + 1) if not board.empty else "0"),
+    ]
     if data.timing.get("fit_time") is not None:
         items.append(("fit time", _seconds(data.timing["fit_time"])))
     if data.timing.get("stop_reason"):
         items.append(("stopped on", data.timing["stop_reason"]))
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><div class="k">{_e(k)}</div><div class="v">{_e(v)}</div></div>' for k, v in items
-    ) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="k">{_e(k)}</div><div class="v">{_e(v)}</div></div>'
+            for k, v in items
+        )
+        + "</div>"
+    )
 
 
 def _leaderboard(data: RunData, members: set) -> str:
-    headers = ["rank", "id", "gen", "learner", "score", "status", "fit s", "predict s / 1k rows", "wall s", "weight",
-               "operator", "pipeline"]
+    headers = [
+        "rank",
+        "id",
+        "gen",
+        "learner",
+        "score",
+        "status",
+        "fit s",
+        "predict s / 1k rows",
+        "wall s",
+        "weight",
+        "operator",
+        "pipeline",
+    ]
     numeric = {"rank", "id", "gen", "score", "fit s", "predict s / 1k rows", "wall s", "weight"}
 
     def rows(frame):
-        return [[r["rank"], r["id"], r["generation"], r["learner"], _fmt(_float(r["score"])), r["status"],
-                 f"{_float(r['fit_time']):.2f}", _per_1k(r.get("predict_s_per_1k")), f"{_float(r['wall_time']):.2f}",
-                 f"{_float(r.get('ensemble_weight', 0.0)):.2f}" if _float(r.get("ensemble_weight", 0.0)) else "",
-                 r.get("operator", ""), r["pipeline"]] for _, r in frame.iterrows()]
+        return [
+            [
+                r["rank"],
+                r["id"],
+                r["generation"],
+                r["learner"],
+                _fmt(_float(r["score"])),
+                r["status"],
+                f"{_float(r['fit_time']):.2f}",
+                _per_1k(r.get("predict_s_per_1k")),
+                f"{_float(r['wall_time']):.2f}",
+                f"{_float(r.get('ensemble_weight', 0.0)):.2f}"
+                if _float(r.get("ensemble_weight", 0.0))
+                else "",
+                r.get("operator", ""),
+                r["pipeline"],
+            ]
+            for _, r in frame.iterrows()
+        ]
 
     def classes(frame):
         return ["member" if i in members else "" for i in frame["id"]]
@@ -122,32 +166,53 @@ def _leaderboard(data: RunData, members: set) -> str:
     out = _table(headers, rows(top), numeric, classes(top))
     if len(board) > _TOP_ROWS:
         rest = board.iloc[_TOP_ROWS:]
-        out += (f"<details><summary>All {len(board)} evaluations</summary>"
-                f"{_table(headers, rows(rest), numeric, classes(rest))}</details>")
-    return out + '<p class="note">Highlighted rows are ensemble members. Scores are cross-validated ' \
-                 "(out-of-fold); larger is better.</p>"
+        out += (
+            f"<details><summary>All {len(board)} evaluations</summary>"
+            f"{_table(headers, rows(rest), numeric, classes(rest))}</details>"
+        )
+    return (
+        out + '<p class="note">Highlighted rows are ensemble members. Scores are cross-validated '
+        "(out-of-fold); larger is better.</p>"
+    )
 
 
 def _ensemble(data: RunData, colors) -> str:
     if not data.ensemble:
-        return '<p class="note">No model yet: the run is going on, or stopped before building its ensemble ' \
-               "(<code>evoens resume</code> continues it).</p>"
+        return (
+            '<p class="note">No model yet: the run is going on, or stopped before building its ensemble '
+            "(<code>evoens resume</code> continues it).</p>"
+        )
     ens = data.ensemble
     members = sorted(ens["members"], key=lambda m: -m["weight"])
-    table = _table(["id", "learner", "weight", "score", "predict s / 1k rows", "pipeline"],
-                   [[m["id"], m["learner"], f"{m['weight']:.3f}", _fmt(m["score"]), _per_1k(m.get("predict_s_per_1k")),
-                     m["pipeline"]] for m in members],
-                   {"id", "weight", "score", "predict s / 1k rows"})
+    table = _table(
+        ["id", "learner", "weight", "score", "predict s / 1k rows", "pipeline"],
+        [
+            [
+                m["id"],
+                m["learner"],
+                f"{m['weight']:.3f}",
+                _fmt(m["score"]),
+                _per_1k(m.get("predict_s_per_1k")),
+                m["pipeline"],
+            ]
+            for m in members
+        ],
+        {"id", "weight", "score", "predict s / 1k rows"},
+    )
     held = ens.get("held_out") or {}
     choice = ""
     if held:
         parts = ", ".join(f"{_e(k)} {_fmt(v)}" for k, v in held.items())
-        choice = (f'<p class="note">Chosen: <b>{_e(ens["kind"])}</b>. Held-out (out-of-fold) score of each option: '
-                  f"{parts}.</p>")
+        choice = (
+            f'<p class="note">Chosen: <b>{_e(ens["kind"])}</b>. Held-out (out-of-fold) score of each option: '
+            f"{parts}.</p>"
+        )
     if ens["kind"] == "stacked":
         choice += '<p class="note">A stacker combines these members; the weights shown are uniform placeholders.</p>'
-    return f'{choice}<div class="grid2"><div>{table}</div><div>' \
-           f'{_image(plots.ensemble_weights(ens["members"], colors), "ensemble weights")}</div></div>'
+    return (
+        f'{choice}<div class="grid2"><div>{table}</div><div>'
+        f"{_image(plots.ensemble_weights(ens['members'], colors), 'ensemble weights')}</div></div>"
+    )
 
 
 def _failures(data: RunData) -> str:
@@ -159,10 +224,21 @@ def _failures(data: RunData) -> str:
         reason = (str(r.get("error") or "").strip().splitlines() or ["(no message)"])[0][:200]
         key = (r["status"], r["learner"], reason)
         groups.setdefault(key, []).append(int(r["id"]))
-    rows = [[status, learner, len(ids), ", ".join(f"#{i}" for i in sorted(ids)[:12]) + (" …" if len(ids) > 12 else ""),
-             reason] for (status, learner, reason), ids in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
-    return (f'<p class="note">{len(failed)} of {len(data.leaderboard)} evaluations did not finish with a score; '
-            "each cost only itself.</p>" + _table(["status", "learner", "count", "ids", "reason"], rows, {"count"}))
+    rows = [
+        [
+            status,
+            learner,
+            len(ids),
+            ", ".join(f"#{i}" for i in sorted(ids)[:12]) + (" …" if len(ids) > 12 else ""),
+            reason,
+        ]
+        for (status, learner, reason), ids in sorted(groups.items(), key=lambda kv: -len(kv[1]))
+    ]
+    return (
+        f'<p class="note">{len(failed)} of {len(data.leaderboard)} evaluations did not finish with a score; '
+        "each cost only itself.</p>"
+        + _table(["status", "learner", "count", "ids", "reason"], rows, {"count"})
+    )
 
 
 def _timing(data: RunData, colors) -> str:
@@ -174,15 +250,31 @@ def _timing(data: RunData, colors) -> str:
         rows.append(["ensemble building and refit", _seconds(t["fit_time"] - t["search_time"])])
         rows.append(["fit, total", _seconds(t["fit_time"])])
     if data.ensemble and data.ensemble.get("predict_s_per_1k") is not None:
-        rows.append(["predicting 1,000 rows with the final model (measured in the evaluations)",
-                     _per_1k(data.ensemble["predict_s_per_1k"])])
+        rows.append(
+            [
+                "predicting 1,000 rows with the final model (measured in the evaluations)",
+                _per_1k(data.ensemble["predict_s_per_1k"]),
+            ]
+        )
     if not board.empty:
-        rows.append(["model fitting in evaluations (sum over folds)", _seconds(float(board["fit_time"].sum()))])
-        rows.append(["predicting in evaluations (sum over folds)", _seconds(float(board["predict_time"].sum()))])
+        rows.append(
+            [
+                "model fitting in evaluations (sum over folds)",
+                _seconds(float(board["fit_time"].sum())),
+            ]
+        )
+        rows.append(
+            [
+                "predicting in evaluations (sum over folds)",
+                _seconds(float(board["predict_time"].sum())),
+            ]
+        )
         rows.append(["evaluation wall time (sum)", _seconds(float(board["wall_time"].sum()))])
     table = _table(["phase", "time"], rows, {"time"})
-    return f'<div class="grid2"><div>{table}</div><div>' \
-           f'{_image(plots.time_by_learner(board, colors), "time per learner")}</div></div>'
+    return (
+        f'<div class="grid2"><div>{table}</div><div>'
+        f"{_image(plots.time_by_learner(board, colors), 'time per learner')}</div></div>"
+    )
 
 
 def _settings(data: RunData) -> str:
@@ -216,19 +308,24 @@ def render(data: RunData) -> str:
         f"<h1>evoens run: {_e(data.title)}</h1>",
         f'<p class="sub">Report made {made}{_e(status)}. Scoring: {_e(scoring or "default")}.</p>',
         _cards(data),
-        "<h2>Leaderboard</h2>", _leaderboard(data, members),
+        "<h2>Leaderboard</h2>",
+        _leaderboard(data, members),
         "<h2>Fitness over generations</h2>",
         _image(plots.fitness_by_generation(board, scoring), "fitness over generations"),
         "<h2>Every evaluation: time and score</h2>",
         _image(plots.time_vs_score(board, colors, members, scoring), "time and score"),
-        "<h2>Learner mix over generations</h2>", _image(plots.learner_mix(board, colors), "learner mix"),
-        "<h2>Ensemble</h2>", _ensemble(data, colors),
-        "<h2>Failures</h2>", _failures(data),
-        "<h2>Time per phase</h2>", _timing(data, colors),
+        "<h2>Learner mix over generations</h2>",
+        _image(plots.learner_mix(board, colors), "learner mix"),
+        "<h2>Ensemble</h2>",
+        _ensemble(data, colors),
+        "<h2>Failures</h2>",
+        _failures(data),
+        "<h2>Time per phase</h2>",
+        _timing(data, colors),
         _settings(data),
     ]
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f"<title>evoens report: {_e(data.title)}</title><style>{_CSS}</style></head>"
-            f"<body><main>{''.join(sections)}</main></body></html>\n")
-
-
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>evoens report: {_e(data.title)}</title><style>{_CSS}</style></head>"
+        f"<body><main>{''.join(sections)}</main></body></html>\n"
+    )

@@ -11,11 +11,27 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
-__all__ = ["learner_colors", "fitness_by_generation", "time_vs_score", "learner_mix", "ensemble_weights",
-           "time_by_learner"]
+__all__ = [
+    "learner_colors",
+    "fitness_by_generation",
+    "time_vs_score",
+    "learner_mix",
+    "ensemble_weights",
+    "time_by_learner",
+]
 
-_PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
-            "#CCB974", "#64B5CD"]
+_PALETTE = [
+    "#4C72B0",
+    "#DD8452",
+    "#55A868",
+    "#C44E52",
+    "#8172B3",
+    "#937860",
+    "#DA8BC3",
+    "#8C8C8C",
+    "#CCB974",
+    "#64B5CD",
+]
 _DPI = 110
 
 
@@ -76,15 +92,29 @@ def _clip(ax, x, y, limits, **kwargs):
     """Draw the points below the axis on its edge as triangles; returns the mask of the others."""
     below = y < limits[0]
     if below.any():
-        ax.scatter(np.asarray(x)[below], np.full(below.sum(), limits[0]), marker="v", clip_on=False, **kwargs)
+        ax.scatter(
+            np.asarray(x)[below],
+            np.full(below.sum(), limits[0]),
+            marker="v",
+            clip_on=False,
+            **kwargs,
+        )
     return ~below
 
 
 def _note_clipped(ax, y, limits) -> None:
     n = int((np.asarray(y, dtype=float) < limits[0]).sum())
     if n:
-        ax.text(0.99, 0.02, f"\u25bc {n} below {limits[0]:.3g}", transform=ax.transAxes, ha="right", va="bottom",
-                fontsize=8, color="#555555")
+        ax.text(
+            0.99,
+            0.02,
+            f"\u25bc {n} below {limits[0]:.3g}",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="#555555",
+        )
 
 
 def fitness_by_generation(board: pd.DataFrame, scoring: str) -> str | None:
@@ -100,11 +130,33 @@ def fitness_by_generation(board: pd.DataFrame, scoring: str) -> str | None:
     ax = fig.add_subplot()
     limits = _score_limits(ok["score"].to_numpy(dtype=float))
     span = limits[1] - limits[0]
-    limits = (min(limits[0], float(np.nanmin(median)) - 0.06 * span), limits[1])  # the median lines stay in view
+    limits = (
+        min(limits[0], float(np.nanmin(median)) - 0.06 * span),
+        limits[1],
+    )  # the median lines stay in view
     ax.scatter(ok["generation"], ok["score"], s=10, color="#b0b0b0", label="evaluation", zorder=1)
-    ax.plot(gens, median, marker="o", ms=4, color="#DD8452", label="median of generation", zorder=2)
-    ax.plot(gens, best, marker="o", ms=4, color="#4C72B0", alpha=0.6, label="best of generation", zorder=3)
-    ax.step(gens, best_so_far, where="post", color="#222222", linewidth=2, label="best so far", zorder=4)
+    ax.plot(
+        gens, median, marker="o", ms=4, color="#DD8452", label="median of generation", zorder=2
+    )
+    ax.plot(
+        gens,
+        best,
+        marker="o",
+        ms=4,
+        color="#4C72B0",
+        alpha=0.6,
+        label="best of generation",
+        zorder=3,
+    )
+    ax.step(
+        gens,
+        best_so_far,
+        where="post",
+        color="#222222",
+        linewidth=2,
+        label="best so far",
+        zorder=4,
+    )
     ax.set_ylim(*limits)
     _clip(ax, ok["generation"], ok["score"].to_numpy(dtype=float), limits, s=14, color="#b0b0b0")
     _note_clipped(ax, ok["score"], limits)
@@ -126,19 +178,38 @@ def time_vs_score(board: pd.DataFrame, colors: dict, members: set, scoring: str)
         t = np.maximum(part["wall_time"].to_numpy(dtype=float), 1e-2)
         y = part["score"].to_numpy(dtype=float)
         keep = _clip(ax, t, y, limits, s=22, color=colors[learner], alpha=0.8)
-        ax.scatter(t[keep], y[keep], s=22, color=colors[learner], alpha=0.8, label=learner, edgecolors="none")
+        ax.scatter(
+            t[keep],
+            y[keep],
+            s=22,
+            color=colors[learner],
+            alpha=0.8,
+            label=learner,
+            edgecolors="none",
+        )
     in_ens = ok[ok["id"].isin(members)]
     if not in_ens.empty:
-        ax.scatter(np.maximum(in_ens["wall_time"].to_numpy(dtype=float), 1e-2), in_ens["score"], s=80,
-                   facecolors="none", edgecolors="#222222", linewidths=1.2, label="in ensemble")
+        ax.scatter(
+            np.maximum(in_ens["wall_time"].to_numpy(dtype=float), 1e-2),
+            in_ens["score"],
+            s=80,
+            facecolors="none",
+            edgecolors="#222222",
+            linewidths=1.2,
+            label="in ensemble",
+        )
     ax.set_xscale("log")
     ax.set_ylim(*limits)
     _note_clipped(ax, ok["score"], limits)
     ax.xaxis.set_major_formatter("{x:g}")
-    if seconds.max() / seconds.min() < 30:  # a short log range has few major ticks: label the minor ones too
+    if (
+        seconds.max() / seconds.min() < 30
+    ):  # a short log range has few major ticks: label the minor ones too
         ax.xaxis.set_minor_formatter(FuncFormatter(_minor_label))
     _style(ax, "wall time of the evaluation (s, log scale)", scoring or "score")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, markerscale=1.4)
+    ax.legend(
+        loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, markerscale=1.4
+    )
     return to_data_uri(fig)
 
 
@@ -174,7 +245,11 @@ def ensemble_weights(members: list, colors: dict) -> str | None:
     labels = [f"#{m['id']} {m['learner']}" for m in members]
     fig = _figure(width=4.8, height=max(1.6, 0.34 * len(members) + 0.9))
     ax = fig.add_subplot()
-    ax.barh(labels, [m["weight"] for m in members], color=[colors.get(m["learner"], "#888") for m in members])
+    ax.barh(
+        labels,
+        [m["weight"] for m in members],
+        color=[colors.get(m["learner"], "#888") for m in members],
+    )
     for i, m in enumerate(members):
         ax.text(m["weight"], i, f" {m['weight']:.2f}", va="center", fontsize=8)
     ax.set_xlim(0, max(m["weight"] for m in members) * 1.15)
@@ -193,6 +268,13 @@ def time_by_learner(board: pd.DataFrame, colors: dict) -> str | None:
     ax.barh(sums.index, sums["predict_time"], left=sums["fit_time"], color="#c8c8c8")
     _style(ax, "seconds, summed over folds and candidates")
     ax.grid(False, axis="y")
-    ax.legend(handles=[Patch(color="#666666", label="fit (learner colour)"), Patch(color="#c8c8c8", label="predict")],
-              loc="lower right", fontsize=8, frameon=False)
+    ax.legend(
+        handles=[
+            Patch(color="#666666", label="fit (learner colour)"),
+            Patch(color="#c8c8c8", label="predict"),
+        ],
+        loc="lower right",
+        fontsize=8,
+        frameon=False,
+    )
     return to_data_uri(fig)

@@ -16,16 +16,19 @@ from ..journal import RunLayout, read_evaluations
 __all__ = ["RunData", "load_run", "from_estimator", "leaderboard_from_evaluations"]
 
 
-
 @dataclass
 class RunData:
     """The facts of one run, in plain data (no models)."""
 
     title: str
     leaderboard: pd.DataFrame
-    ensemble: dict | None = None  # kind, members [{id, pipeline, learner, weight, score}], held_out {option: score}
+    ensemble: dict | None = (
+        None  # kind, members [{id, pipeline, learner, weight, score}], held_out {option: score}
+    )
     timing: dict = field(default_factory=dict)  # search_time, fit_time, stop_reason
-    info: dict = field(default_factory=dict)  # data, target, task, scoring, ... for the settings table
+    info: dict = field(
+        default_factory=dict
+    )  # data, target, task, scoring, ... for the settings table
     complete: bool = True  # False while the run is going on (or crashed): no model yet
 
     @property
@@ -40,20 +43,43 @@ class RunData:
 def from_estimator(estimator, title: str = "evoens run", info: dict | None = None) -> RunData:
     """Report data from a fitted estimator (its leaderboard, ensemble and timings)."""
     ens = estimator.ensemble_
-    members = [{"id": m.id, "pipeline": m.genome.describe(), "learner": m.genome.learner,
-                "weight": float(m.weight), "score": float(m.score),
-                "predict_s_per_1k": finite_or_none(getattr(m, "predict_per_1k", float("nan")))} for m in ens.members]
-    ensemble = {"kind": ens.kind, "members": members, "oof_score": finite_or_none(ens.oof_score),
-                "predict_s_per_1k": finite_or_none(sum(m["predict_s_per_1k"] or 0.0 for m in members)),
-                "held_out": {k: finite_or_none(v) for k, v in dict(ens.candidates_scores).items()}}
-    timing = {"search_time": getattr(estimator, "search_time_", None),
-              "fit_time": getattr(estimator, "fit_time_", None),
-              "stop_reason": getattr(estimator, "stop_reason_", "")}
-    facts = {"estimator": type(estimator).__name__, "task": getattr(estimator, "task_", ""),
-             "scoring": getattr(estimator, "scoring_", ""), "random_state": estimator.random_state,
-             "cv": estimator.cv, "population_size": estimator.population_size, "space": str(estimator.space),
-             "time_budget": estimator.time_budget, "generations": estimator.generations,
-             "n_jobs": estimator.n_jobs, "backend": estimator.backend, "device": estimator.device}
+    members = [
+        {
+            "id": m.id,
+            "pipeline": m.genome.describe(),
+            "learner": m.genome.learner,
+            "weight": float(m.weight),
+            "score": float(m.score),
+            "predict_s_per_1k": finite_or_none(getattr(m, "predict_per_1k", float("nan"))),
+        }
+        for m in ens.members
+    ]
+    ensemble = {
+        "kind": ens.kind,
+        "members": members,
+        "oof_score": finite_or_none(ens.oof_score),
+        "predict_s_per_1k": finite_or_none(sum(m["predict_s_per_1k"] or 0.0 for m in members)),
+        "held_out": {k: finite_or_none(v) for k, v in dict(ens.candidates_scores).items()},
+    }
+    timing = {
+        "search_time": getattr(estimator, "search_time_", None),
+        "fit_time": getattr(estimator, "fit_time_", None),
+        "stop_reason": getattr(estimator, "stop_reason_", ""),
+    }
+    facts = {
+        "estimator": type(estimator).__name__,
+        "task": getattr(estimator, "task_", ""),
+        "scoring": getattr(estimator, "scoring_", ""),
+        "random_state": estimator.random_state,
+        "cv": estimator.cv,
+        "population_size": estimator.population_size,
+        "space": str(estimator.space),
+        "time_budget": estimator.time_budget,
+        "generations": estimator.generations,
+        "n_jobs": estimator.n_jobs,
+        "backend": estimator.backend,
+        "device": estimator.device,
+    }
     facts.update(info or {})
     return RunData(title, estimator.leaderboard_.copy(), ensemble, timing, facts, True)
 
@@ -70,7 +96,9 @@ def load_run(run_dir) -> RunData:
     if not layout.root.is_dir():
         raise InvalidInputError(f"run directory {layout.root} not found")
     if not layout.is_run():
-        raise InvalidInputError(f"{layout.root} is not an evoens run directory (no journal, job or settings file)")
+        raise InvalidInputError(
+            f"{layout.root} is not an evoens run directory (no journal, job or settings file)"
+        )
     job = _read_json(layout.job)
     info = _job_facts(job, _read_json(layout.settings))
     title = layout.root.resolve().name
@@ -81,7 +109,9 @@ def load_run(run_dir) -> RunData:
             _add_journal_only(data, read_evaluations(layout.root))
         return data
     evaluations = list(read_evaluations(layout.root).values()) if layout.journal.exists() else []
-    return RunData(title, leaderboard_from_evaluations(evaluations), None, {}, info, complete=False)
+    return RunData(
+        title, leaderboard_from_evaluations(evaluations), None, {}, info, complete=False
+    )
 
 
 def _add_journal_only(data: RunData, evaluations: dict) -> None:
@@ -89,10 +119,17 @@ def _add_journal_only(data: RunData, evaluations: dict) -> None:
     known = set(data.leaderboard["id"].tolist())
     extra = [e for i, e in evaluations.items() if i not in known]
     if extra:
-        frame = pd.concat([data.leaderboard.drop(columns="rank"),
-                           leaderboard_from_evaluations(extra).drop(columns="rank")], ignore_index=True)
+        frame = pd.concat(
+            [
+                data.leaderboard.drop(columns="rank"),
+                leaderboard_from_evaluations(extra).drop(columns="rank"),
+            ],
+            ignore_index=True,
+        )
         frame["_ok"] = frame["status"] == "ok"
-        frame = frame.sort_values(["_ok", "score", "id"], ascending=[False, False, True], kind="stable")
+        frame = frame.sort_values(
+            ["_ok", "score", "id"], ascending=[False, False, True], kind="stable"
+        )
         frame = frame.drop(columns="_ok").reset_index(drop=True)
         frame.insert(0, "rank", np.arange(1, len(frame) + 1))
         data.leaderboard = frame
@@ -101,7 +138,9 @@ def _add_journal_only(data: RunData, evaluations: dict) -> None:
 def _job_facts(job: dict, settings: dict) -> dict:
     facts = {}
     if job.get("resolved_task"):
-        facts["task"] = job["resolved_task"] if job.get("task") != "auto" else f"{job['resolved_task']} (auto)"
+        facts["task"] = (
+            job["resolved_task"] if job.get("task") != "auto" else f"{job['resolved_task']} (auto)"
+        )
     for key in ("data", "target", "created"):
         if job.get(key) is not None:
             facts[key] = job[key]
@@ -115,4 +154,3 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-

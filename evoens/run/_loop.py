@@ -10,8 +10,9 @@ from ..evaluation import Evaluation
 __all__ = ["run_search"]
 
 
-def run_search(engine, backend, budget: Budget, early_stop=None, on_result=None,
-               replay=None) -> tuple[list[Evaluation], str]:
+def run_search(
+    engine, backend, budget: Budget, early_stop=None, on_result=None, replay=None
+) -> tuple[list[Evaluation], str]:
     """Run until the budget, the generation limit or early stopping.
 
     Returns every record and why the search stopped.  ``replay`` maps
@@ -34,8 +35,11 @@ def run_search(engine, backend, budget: Budget, early_stop=None, on_result=None,
         if budget.search_over(time.time()):
             reason = "time budget"
             break
-        if early_stop is not None and engine.completed_generations > early_stop \
-                and engine.stalled_generations() >= early_stop:
+        if (
+            early_stop is not None
+            and engine.completed_generations > early_stop
+            and engine.stalled_generations() >= early_stop
+        ):
             reason = f"no improvement in {early_stop} generations"
             break
         while backend.idle > 0:

@@ -33,14 +33,22 @@ def refit_members(ensemble, records, data, space, build, budget: Budget) -> dict
         expected = record.fit_time / max(1, len(record.fold_scores)) * k / max(1, k - 1)
         left = float("inf") if hard is None else hard - time.time()
         if expected > left:
-            outcome[member.id] = (f"kept fold models: refit expected {expected:.1f}s, "
-                                  f"{max(0, left):.1f}s left")
+            outcome[member.id] = (
+                f"kept fold models: refit expected {expected:.1f}s, {max(0, left):.1f}s left"
+            )
             continue
         soft = budget.refit_soft_deadline(time.time(), len(members) - i)
-        params = {} if data.sample_weight is None else {"learner__sample_weight": data.sample_weight}
+        params = (
+            {} if data.sample_weight is None else {"learner__sample_weight": data.sample_weight}
+        )
         try:  # building fails too where this process lacks the plan's GPU (device="cuda")
-            pipe = build_pipeline(member.genome, space.learner_class(member.genome.learner), build,
-                                  member.seed, len(data.y))
+            pipe = build_pipeline(
+                member.genome,
+                space.learner_class(member.genome.learner),
+                build,
+                member.seed,
+                len(data.y),
+            )
             with deadline_scope(hard), fold_scope(soft), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 pipe.fit(data.X, data.y, **params)

@@ -79,8 +79,14 @@ def make_backend(options: RunOptions, client=None):
     if options.backend == "dask" or client is not None:
         from ..backends import DaskBackend
 
-        return DaskBackend(options.n_workers, scheduler=options.scheduler, client=client,
-                           security=options.security, memory_limit=options.memory_limit, grace=GRACE)
+        return DaskBackend(
+            options.n_workers,
+            scheduler=options.scheduler,
+            client=client,
+            security=options.security,
+            memory_limit=options.memory_limit,
+            grace=GRACE,
+        )
     return LocalBackend(options.n_workers, grace=GRACE)
 
 
@@ -110,35 +116,56 @@ class Run:
         records = sorted(records, key=lambda e: e.id)
         ok = [e for e in records if e.ok]
         if not ok:
-            reasons = sorted({(e.status.value, e.error.splitlines()[0] if e.error else "")
-                              for e in records})[:5]
-            raise AllCandidatesFailedError(f"all {len(records)} evaluated pipelines failed; "
-                                           f"first reasons: {reasons}")
+            reasons = sorted(
+                {(e.status.value, e.error.splitlines()[0] if e.error else "") for e in records}
+            )[:5]
+            raise AllCandidatesFailedError(
+                f"all {len(records)} evaluated pipelines failed; first reasons: {reasons}"
+            )
         errors = [e for e in records if e.status == Status.ERROR]
         if errors:
-            warnings.warn(f"{len(errors)} of {len(records)} pipelines failed with an error; "
-                          "see leaderboard_ (status, error)", FailedEvaluationsWarning, stacklevel=3)
+            warnings.warn(
+                f"{len(errors)} of {len(records)} pipelines failed with an error; "
+                "see leaderboard_ (status, error)",
+                FailedEvaluationsWarning,
+                stacklevel=3,
+            )
         data = self.data
         ensemble = EnsembleBuilder(self.metric, seed=self.options.seed).build(
-            ok, data.y, data.folds, data.task, data.n_classes, data.sample_weight,
-            self.budget.ensemble_deadline)
+            ok,
+            data.y,
+            data.folds,
+            data.task,
+            data.n_classes,
+            sample_weight=data.sample_weight,
+            deadline=self.budget.ensemble_deadline,
+        )
         refit = None
         if self.options.refit:
             build = backend_ctx.build_context(n_threads=self.options.n_workers)
-            refit = refit_members(ensemble, {e.id: e for e in ok}, data, self.space, build, self.budget)
+            refit = refit_members(
+                ensemble, {e.id: e for e in ok}, data, self.space, build, self.budget
+            )
         return RunResult(records, ensemble, reason, search_time, refit)
 
     # -- the search -----------------------------------------------------------------
     def _engine(self) -> Evolution:
         data, options = self.data, self.options
         with quiet_optuna():
-            return Evolution(self.space, data.task, self.metric, data.y,
-                             population_size=options.population_size, random_state=options.seed,
-                             max_generations=options.generations,
-                             seeds=self.space.seeds(data.task), sample_weight=data.sample_weight,
-                             time_bounded=options.time_budget is not None,
-                             categorical=bool(data.categorical_mask.any()),
-                             low_cardinality=bool(data.low_cardinality.any()))
+            return Evolution(
+                self.space,
+                data.task,
+                self.metric,
+                data.y,
+                population_size=options.population_size,
+                random_state=options.seed,
+                max_generations=options.generations,
+                seeds=self.space.seeds(data.task),
+                sample_weight=data.sample_weight,
+                time_bounded=options.time_budget is not None,
+                categorical=bool(data.categorical_mask.any()),
+                low_cardinality=bool(data.low_cardinality.any()),
+            )
 
     def _search(self, client):
         journal, replay = self._open_journal()
@@ -151,13 +178,20 @@ class Run:
             callbacks.append(_drop_models_outside_pool(EnsembleBuilder(self.metric)))
             backend = make_backend(self.options, client)
             # "auto" is resolved by the backend's device plan, on each worker
-            ctx = EvalContext(self.data, self.metric, self.space, n_threads=1,
-                              device=self.options.device)
+            ctx = EvalContext(
+                self.data, self.metric, self.space, n_threads=1, device=self.options.device
+            )
             with quiet_optuna():
                 try:
                     backend.start(ctx)
-                    records, reason = run_search(engine, backend, self.budget, self.options.early_stop,
-                                                 _chain(callbacks), replay)
+                    records, reason = run_search(
+                        engine,
+                        backend,
+                        self.budget,
+                        self.options.early_stop,
+                        _chain(callbacks),
+                        replay,
+                    )
                 finally:
                     backend.shutdown()
         finally:
@@ -170,8 +204,12 @@ class Run:
             return None, None
         from ..journal import RunJournal
 
-        journal = RunJournal.open(self.options.run_dir, settings=self.options.settings,
-                                  fingerprint=self.data.fingerprint(), folds=self.data.folds)
+        journal = RunJournal.open(
+            self.options.run_dir,
+            settings=self.options.settings,
+            fingerprint=self.data.fingerprint(),
+            folds=self.data.folds,
+        )
         return journal, journal.load()
 
     def _progress(self):

@@ -58,9 +58,23 @@ class Evolution:
         change the pipeline make no new candidate.
     """
 
-    def __init__(self, space: SearchSpace, task, metric, y, population_size=20, random_state=0,
-                 max_generations=None, seeds=(), sample_weight=None, gain_rows=5000, *, time_bounded=False,
-                 categorical=True, low_cardinality=True):
+    def __init__(
+        self,
+        space: SearchSpace,
+        task,
+        metric,
+        y,
+        population_size=20,
+        random_state=0,
+        max_generations=None,
+        seeds=(),
+        sample_weight=None,
+        gain_rows=5000,
+        *,
+        time_bounded=False,
+        categorical=True,
+        low_cardinality=True,
+    ):
         self.space, self.task, self.metric, self.y = space, task, metric, y
         self.population_size = int(population_size)
         self.max_generations = max_generations
@@ -138,7 +152,9 @@ class Evolution:
         size = max(2, self.population_size // 2)
         made, later, limits = [], [], {}
         for sd in seeds:
-            limit = getattr(self.space.learner_class(sd.genome.learner), "first_generation_limit", None)
+            limit = getattr(
+                self.space.learner_class(sd.genome.learner), "first_generation_limit", None
+            )
             n = limits.get(sd.genome.learner, 0)
             if len(made) >= size or (limit is not None and n >= limit):
                 later.append(sd)
@@ -158,11 +174,19 @@ class Evolution:
     def _advance(self):
         while (self._complete + 1) <= self._bred and not self._expected.get(self._complete + 1):
             g = self._complete = self._complete + 1
-            scores = [e.score for e in self.archive.values() if e.ok and e.candidate.generation <= g]
+            scores = [
+                e.score for e in self.archive.values() if e.ok and e.candidate.generation <= g
+            ]
             self.best_by_generation.append(max(scores) if scores else -np.inf)
             target = g + 1
-            if not self.exhausted and (self.max_generations is None or target < self.max_generations):
-                size = self.population_size - len(self._expected.get(target, ())) - self._told_in(target)
+            if not self.exhausted and (
+                self.max_generations is None or target < self.max_generations
+            ):
+                size = (
+                    self.population_size
+                    - len(self._expected.get(target, ()))
+                    - self._told_in(target)
+                )
                 children = self._breed(target, g, size) if size > 0 else []
                 self.exhausted = size > 0 and not children
                 self._enqueue(target, children)
@@ -214,7 +238,11 @@ class Evolution:
         spec = self.space.learners[genome.learner]
         steps = genome.step_dict
         choice = steps.get("encoder", (None, {}))[0]
-        if choice is not None and not self._categorical and not (choice == "onehot" and self._low_cardinality):
+        if (
+            choice is not None
+            and not self._categorical
+            and not (choice == "onehot" and self._low_cardinality)
+        ):
             allowed = spec.steps.get("encoder", ())
             neutral = [c for c in allowed if c != "onehot" or self._low_cardinality] or [choice]
             steps["encoder"] = (neutral[0], {})
@@ -229,16 +257,26 @@ class Evolution:
             self._defaults[learner] = Genome.create(learner, defaults).param_dict
         return self._defaults[learner]
 
-    def _candidate(self, genome, generation, operator, parents, source="", prune_below=None) -> Candidate:
+    def _candidate(
+        self, genome, generation, operator, parents, source="", prune_below=None
+    ) -> Candidate:
         self._seen.add(self._key(genome))
         cid = self._next_id
         self._next_id += 1
-        seed = int(np.random.SeedSequence(self._root, spawn_key=(cid,)).generate_state(1)[0] % (2**31))
-        return Candidate(cid, genome, generation, seed, operator, tuple(parents), source, prune_below)
+        seed = int(
+            np.random.SeedSequence(self._root, spawn_key=(cid,)).generate_state(1)[0] % (2**31)
+        )
+        return Candidate(
+            cid, genome, generation, seed, operator, tuple(parents), source, prune_below
+        )
 
     def _rng(self, *key) -> np.random.Generator:
-        words = [sum(ord(ch) * 31**i for i, ch in enumerate(k)) % (2**31) if isinstance(k, str) else int(k)
-                 for k in key]
+        words = [
+            sum(ord(ch) * 31**i for i, ch in enumerate(k)) % (2**31)
+            if isinstance(k, str)
+            else int(k)
+            for k in key
+        ]
         return np.random.default_rng(np.random.SeedSequence(self._root, spawn_key=tuple(words)))
 
     # -- breeding -------------------------------------------------------------
@@ -246,11 +284,19 @@ class Evolution:
         """``size`` candidates for generation ``target`` from the results of generations ``<= basis_gen``
         (all results so far when None): immigrants first while seeds wait, then children."""
         rng = self._rng("breed", target, *tag)
-        basis = sorted((e for e in self.archive.values() if basis_gen is None or e.candidate.generation <= basis_gen),
-                       key=lambda e: e.id)
+        basis = sorted(
+            (
+                e
+                for e in self.archive.values()
+                if basis_gen is None or e.candidate.generation <= basis_gen
+            ),
+            key=lambda e: e.id,
+        )
         self._tell_tpe(basis)
         children = []
-        n_immigrants = min(size, int(np.ceil(size * (0.5 if target == 1 else 0.25)))) if not tag else 0
+        n_immigrants = (
+            min(size, int(np.ceil(size * (0.5 if target == 1 else 0.25)))) if not tag else 0
+        )
         while len(children) < n_immigrants and (child := self._immigrant(target)) is not None:
             children.append(child)
         ok = [e for e in basis if e.ok]
@@ -285,7 +331,11 @@ class Evolution:
             return child
         a = ok[tournament(pool, score, rng)]
         if op == "crossover":
-            same = [(i, r) for i, r in pool if ok[i].genome.learner == a.genome.learner and ok[i].id != a.id]
+            same = [
+                (i, r)
+                for i, r in pool
+                if ok[i].genome.learner == a.genome.learner and ok[i].id != a.id
+            ]
             if not same:
                 return None
             b = ok[tournament(same, score, rng)]
@@ -303,7 +353,9 @@ class Evolution:
             tries += 1
             genome = self.space.sample(rng)
             if self._key(genome) not in self._seen:
-                children.append(self._candidate(genome, target, "random", (), "random sample", prune_below))
+                children.append(
+                    self._candidate(genome, target, "random", (), "random sample", prune_below)
+                )
         return children
 
     def _prune_threshold(self, ok):
@@ -323,10 +375,19 @@ class Evolution:
         """Each candidate's marginal gain to the current greedy ensemble (top by score)."""
         rows = self._gain_rows
         y = self.y if rows is None else self.y[rows]
-        w = self.sample_weight if (self.sample_weight is None or rows is None) else self.sample_weight[rows]
-        preds = [e.oof.astype(np.float64) if rows is None else e.oof[rows].astype(np.float64) for e in ok]
+        w = (
+            self.sample_weight
+            if (self.sample_weight is None or rows is None)
+            else self.sample_weight[rows]
+        )
+        preds = [
+            e.oof.astype(np.float64) if rows is None else e.oof[rows].astype(np.float64)
+            for e in ok
+        ]
         order = np.argsort([-e.score for e in ok], kind="stable")[:20]
-        weights = greedy_weights([preds[j] for j in order], y, self.metric, n_iter=10, sample_weight=w)
+        weights = greedy_weights(
+            [preds[j] for j in order], y, self.metric, n_iter=10, sample_weight=w
+        )
         ens = sum(wt * preds[j] for wt, j in zip(weights, order))
         return marginal_gains(ens, 10, preds, y, self.metric, w)
 
@@ -355,8 +416,15 @@ class Evolution:
             params, dists = self.space.distributions(e.genome)
             if not isinstance(dists.get("learner"), CategoricalDistribution):
                 continue
-            self.study.add_trial(create_trial(params=params, distributions=dists, value=value, state=state,
-                                              intermediate_values={} if first is None else {0: first}))
+            self.study.add_trial(
+                create_trial(
+                    params=params,
+                    distributions=dists,
+                    value=value,
+                    state=state,
+                    intermediate_values={} if first is None else {0: first},
+                )
+            )
 
     @staticmethod
     def _tpe_outcome(e, penalty):

@@ -7,8 +7,7 @@ import math
 import numpy as np
 from optuna.distributions import CategoricalDistribution, IntDistribution
 
-from ..space import Genome, SearchSpace
-from ..space._space import sample_value
+from ..space import Genome, SearchSpace, sample_value
 
 __all__ = ["perturb", "swap_learner", "mutate_step", "crossover"]
 
@@ -34,7 +33,9 @@ def perturb(genome: Genome, space: SearchSpace, rng: np.random.Generator) -> Gen
     if not targets:
         return mutate_step(genome, space, rng)
     params = genome.param_dict
-    for i in rng.choice(len(targets), size=min(len(targets), int(rng.integers(1, 3))), replace=False):
+    for i in rng.choice(
+        len(targets), size=min(len(targets), int(rng.integers(1, 3))), replace=False
+    ):
         where, k, d = targets[i]
         if where == "learner":
             params[k] = _nudge(d, params.get(k), rng)
@@ -79,7 +80,13 @@ def crossover(a: Genome, b: Genome, space: SearchSpace, rng: np.random.Generator
     if a.learner != b.learner:
         return perturb(a, space, rng)
     pa, pb = a.param_dict, b.param_dict
-    params = {k: (pa if (k in pa and (k not in pb or rng.random() < 0.5)) else pb)[k] for k in sorted(set(pa) | set(pb))}
+    params = {
+        k: (pa if (k in pa and (k not in pb or rng.random() < 0.5)) else pb)[k]
+        for k in sorted(set(pa) | set(pb))
+    }
     sa, sb = a.step_dict, b.step_dict
-    steps = {s: (sa if (s in sa and (s not in sb or rng.random() < 0.5)) else sb)[s] for s in sorted(set(sa) | set(sb))}
+    steps = {
+        s: (sa if (s in sa and (s not in sb or rng.random() < 0.5)) else sb)[s]
+        for s in sorted(set(sa) | set(sb))
+    }
     return Genome.create(a.learner, params, steps)

@@ -7,7 +7,7 @@ custom learners written against ``evoens.space.Learner``.
 from ..learners import Learner
 from ._components import BuildContext, build_pipeline
 from ._genome import Genome
-from ._space import LearnerSpec, SearchSpace, Seed, available_presets, load_space
+from ._space import LearnerSpec, SearchSpace, Seed, available_presets, load_space, sample_value
 
 __all__ = [
     "Genome",
@@ -19,4 +19,5 @@ __all__ = [
     "build_pipeline",
     "load_space",
     "available_presets",
+    "sample_value",
 ]

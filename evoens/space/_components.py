@@ -50,7 +50,9 @@ def _scaler(choice, n_rows_hint=1000):
     if choice == "standard":
         return StandardScaler()
     if choice == "quantile":
-        return QuantileTransformer(n_quantiles=min(1000, n_rows_hint), output_distribution="normal", subsample=100_000)
+        return QuantileTransformer(
+            n_quantiles=min(1000, n_rows_hint), output_distribution="normal", subsample=100_000
+        )
     if choice == "robust":
         return RobustScaler()
     return None
@@ -65,8 +67,9 @@ def _selector(choice, params, task):
     return None
 
 
-def build_pipeline(genome, component, context: BuildContext, random_state: int,
-                   n_rows_hint: int = 1000):
+def build_pipeline(
+    genome, component, context: BuildContext, random_state: int, n_rows_hint: int = 1000
+):
     """A fresh, unfitted ``Pipeline`` for ``genome`` on the run's columns.
 
     ``component`` is a learner name, a ``"module:Class"`` path or the class
@@ -97,10 +100,20 @@ def build_pipeline(genome, component, context: BuildContext, random_state: int,
         num_steps.append(("scale", scaler))
     cat_steps = []
     if len(cat_idx) and encoder == "onehot":
-        cat_steps = [("impute", SimpleImputer(strategy="constant", fill_value=-1, keep_empty_features=True)),
-                     ("onehot", OneHotEncoder(handle_unknown="ignore", max_categories=32, sparse_output=False))]
+        cat_steps = [
+            (
+                "impute",
+                SimpleImputer(strategy="constant", fill_value=-1, keep_empty_features=True),
+            ),
+            (
+                "onehot",
+                OneHotEncoder(handle_unknown="ignore", max_categories=32, sparse_output=False),
+            ),
+        ]
     elif len(cat_idx) and impute:
-        cat_steps = [("impute", SimpleImputer(strategy="constant", fill_value=-1, keep_empty_features=True))]
+        cat_steps = [
+            ("impute", SimpleImputer(strategy="constant", fill_value=-1, keep_empty_features=True))
+        ]
 
     pipeline_steps = []
     if num_steps or cat_steps:
@@ -110,7 +123,11 @@ def build_pipeline(genome, component, context: BuildContext, random_state: int,
         if len(cat_idx):
             parts.append(("cat", Pipeline(cat_steps) if cat_steps else "passthrough", cat_idx))
         pipeline_steps.append(("columns", ColumnTransformer(parts, sparse_threshold=0.0)))
-        categorical = tuple(range(len(num_idx), len(num_idx) + len(cat_idx))) if native and not cat_steps else ()
+        categorical = (
+            tuple(range(len(num_idx), len(num_idx) + len(cat_idx)))
+            if native and not cat_steps
+            else ()
+        )
     else:
         categorical = tuple(int(i) for i in cat_idx) if native else ()
     if selector is not None:
@@ -120,8 +137,13 @@ def build_pipeline(genome, component, context: BuildContext, random_state: int,
     if learner_cls.native_categorical:
         params["native_categorical"] = bool(native and categorical)
     device = context.devices.device(getattr(learner_cls, "gpu_library", None))
-    learner = learner_cls(task=context.task, params=params, categorical=categorical,
-                          n_jobs=context.n_jobs, random_state=random_state, device=device)
+    learner = learner_cls(
+        task=context.task,
+        params=params,
+        categorical=categorical,
+        n_jobs=context.n_jobs,
+        random_state=random_state,
+        device=device,
+    )
     pipeline_steps.append(("learner", learner))
     return Pipeline(pipeline_steps)
-

@@ -45,9 +45,14 @@ class Genome:
     _key: str = field(default="", compare=False, repr=False)
 
     @classmethod
-    def create(cls, learner: str, params: dict | None = None, steps: dict | None = None) -> "Genome":
+    def create(
+        cls, learner: str, params: dict | None = None, steps: dict | None = None
+    ) -> "Genome":
         frozen_steps = tuple(
-            sorted((slot, str(choice), _freeze(p or {})) for slot, (choice, p) in (steps or {}).items())
+            sorted(
+                (slot, str(choice), _freeze(p or {}))
+                for slot, (choice, p) in (steps or {}).items()
+            )
         )
         genome = cls(str(learner), _freeze(params or {}), frozen_steps)
         object.__setattr__(genome, "_key", json.dumps(genome.to_dict(), sort_keys=True))
@@ -70,12 +75,16 @@ class Genome:
         return {
             "learner": self.learner,
             "params": dict(self.params),
-            "steps": {slot: {"choice": choice, "params": dict(p)} for slot, choice, p in self.steps},
+            "steps": {
+                slot: {"choice": choice, "params": dict(p)} for slot, choice, p in self.steps
+            },
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Genome":
-        steps = {slot: (s["choice"], s.get("params", {})) for slot, s in d.get("steps", {}).items()}
+        steps = {
+            slot: (s["choice"], s.get("params", {})) for slot, s in d.get("steps", {}).items()
+        }
         return cls.create(d["learner"], d.get("params", {}), steps)
 
     def with_params(self, **changes) -> "Genome":

@@ -54,7 +54,9 @@ class LearnerSpec:
     steps: dict  # slot -> tuple of allowed choices
     tasks: tuple = TASKS
     seeds: list = field(default_factory=list)
-    learner_class: type | None = None  # resolved once where the space is loaded, shipped to workers by value
+    learner_class: type | None = (
+        None  # resolved once where the space is loaded, shipped to workers by value
+    )
 
 
 @dataclass
@@ -89,16 +91,25 @@ class SearchSpace:
         Warns once (:class:`~evoens.exceptions.IgnoredLearnersWarning`) naming
         the learners left out; raises if none remain.
         """
-        refused = [n for n in self.learners
-                   if not getattr(self.learner_class(n), "supports_sample_weight", True)]
+        refused = [
+            n
+            for n in self.learners
+            if not getattr(self.learner_class(n), "supports_sample_weight", True)
+        ]
         if not refused:
             return self
         if len(refused) == len(self.learners):
-            raise InvalidSpaceError(f"space {self.name!r} has no learner that takes sample_weight "
-                                    f"(supports_sample_weight=False: {refused}); fit without sample_weight "
-                                    "or use a space with other learners")
-        warnings.warn(f"sample_weight given: learners {refused} cannot take sample weights and are left out "
-                      "of the search", IgnoredLearnersWarning, stacklevel=3)
+            raise InvalidSpaceError(
+                f"space {self.name!r} has no learner that takes sample_weight "
+                f"(supports_sample_weight=False: {refused}); fit without sample_weight "
+                "or use a space with other learners"
+            )
+        warnings.warn(
+            f"sample_weight given: learners {refused} cannot take sample weights and are left out "
+            "of the search",
+            IgnoredLearnersWarning,
+            stacklevel=3,
+        )
         learners = {n: s for n, s in self.learners.items() if n not in refused}
         return SearchSpace(self.name, learners, self.step_params, self.description, self.source)
 
@@ -111,10 +122,14 @@ class SearchSpace:
         put near-duplicate forest baselines ahead of the boosters' seeds, and
         car and churn scored worse at 60 s.)
         """
-        out = [Seed(Genome.create(n, s.defaults, self._default_steps(s)), f"{n} default") for n, s in
-               self.learners.items()]
-        queues = [sorted((sd for sd in s.seeds if task in sd.tasks), key=lambda sd: -sd.priority)
-                  for s in self.learners.values()]
+        out = [
+            Seed(Genome.create(n, s.defaults, self._default_steps(s)), f"{n} default")
+            for n, s in self.learners.items()
+        ]
+        queues = [
+            sorted((sd for sd in s.seeds if task in sd.tasks), key=lambda sd: -sd.priority)
+            for s in self.learners.values()
+        ]
         while any(queues):
             for q in queues:
                 if q:
@@ -173,9 +188,15 @@ class SearchSpace:
             params[k] = _suggest(trial, f"{name}.{k}", d)
         steps = {}
         for slot, choices in spec.steps.items():
-            choice = choices[0] if len(choices) == 1 else trial.suggest_categorical(f"{name}.step.{slot}", choices)
-            sp = {k: _suggest(trial, f"{name}.step.{slot}.{choice}.{k}", d)
-                  for k, d in self.step_params.get((slot, choice), {}).items()}
+            choice = (
+                choices[0]
+                if len(choices) == 1
+                else trial.suggest_categorical(f"{name}.step.{slot}", choices)
+            )
+            sp = {
+                k: _suggest(trial, f"{name}.step.{slot}.{choice}.{k}", d)
+                for k, d in self.step_params.get((slot, choice), {}).items()
+            }
             steps[slot] = (choice, sp)
         return Genome.create(name, params, steps)
 
@@ -225,6 +246,7 @@ def _contains(d, v) -> bool:
 
 # --- loading ---------------------------------------------------------------
 
+
 def _presets_folder():
     """The folder of preset TOML files, as a Traversable or a Path.
 
@@ -233,7 +255,9 @@ def _presets_folder():
     """
     try:
         installed = resources.files("evoens.pipelines")
-        if installed.joinpath("default.toml").is_file():  # not a leftover evoens/pipelines/__pycache__
+        if installed.joinpath(
+            "default.toml"
+        ).is_file():  # not a leftover evoens/pipelines/__pycache__
             return installed
     except ModuleNotFoundError:
         pass
@@ -256,11 +280,20 @@ def load_space(space="default") -> SearchSpace:
     if isinstance(space, SearchSpace):
         return space
     if not isinstance(space, (str, Path)):
-        raise InvalidSpaceError(f"space must be a preset name, a path or a SearchSpace; got {space!r}")
+        raise InvalidSpaceError(
+            f"space must be a preset name, a path or a SearchSpace; got {space!r}"
+        )
     text_source = str(space)
-    if isinstance(space, str) and not space.endswith(".toml") and "/" not in space and "\\" not in space:
+    if (
+        isinstance(space, str)
+        and not space.endswith(".toml")
+        and "/" not in space
+        and "\\" not in space
+    ):
         if space not in available_presets():
-            raise InvalidSpaceError(f"unknown space preset {space!r}; presets: {available_presets()} or a .toml path")
+            raise InvalidSpaceError(
+                f"unknown space preset {space!r}; presets: {available_presets()} or a .toml path"
+            )
         text = _presets_folder().joinpath(f"{space}.toml").read_text()
         text_source = f"preset {space!r}"
     else:
@@ -281,7 +314,11 @@ def _err(where, key, problem):
 
 def _distribution(where, key, spec):
     if not isinstance(spec, dict):
-        raise _err(where, key, f"expected a table like {{low = 1, high = 10}} or {{choices = [...]}}; got {spec!r}")
+        raise _err(
+            where,
+            key,
+            f"expected a table like {{low = 1, high = 10}} or {{choices = [...]}}; got {spec!r}",
+        )
     unknown = set(spec) - {"low", "high", "log", "type", "choices", "step"}
     if unknown:
         raise _err(where, key, f"unknown field(s) {sorted(unknown)}")
@@ -293,7 +330,9 @@ def _distribution(where, key, spec):
     if "low" not in spec or "high" not in spec:
         raise _err(where, key, "a range needs both 'low' and 'high' (or give 'choices')")
     low, high, log = spec["low"], spec["high"], bool(spec.get("log", False))
-    kind = spec.get("type") or ("int" if isinstance(low, int) and isinstance(high, int) else "float")
+    kind = spec.get("type") or (
+        "int" if isinstance(low, int) and isinstance(high, int) else "float"
+    )
     if kind not in ("int", "float"):
         raise _err(where, key, f"type must be 'int' or 'float'; got {kind!r}")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
@@ -310,14 +349,22 @@ def _distribution(where, key, spec):
 def _parse(doc: dict, where: str) -> SearchSpace:
     unknown = set(doc) - {"name", "description", "source", "steps", "learners"}
     if unknown:
-        raise _err(where, sorted(unknown)[0], "unknown top-level key (expected name, description, source, steps, learners)")
+        raise _err(
+            where,
+            sorted(unknown)[0],
+            "unknown top-level key (expected name, description, source, steps, learners)",
+        )
     step_params = {}
     for slot, choices in doc.get("steps", {}).items():
         if slot not in STEP_CHOICES:
             raise _err(where, f"steps.{slot}", f"unknown step slot; slots: {list(STEP_CHOICES)}")
         for choice, params in choices.items():
             if choice not in STEP_CHOICES[slot]:
-                raise _err(where, f"steps.{slot}.{choice}", f"unknown choice; choices: {list(STEP_CHOICES[slot])}")
+                raise _err(
+                    where,
+                    f"steps.{slot}.{choice}",
+                    f"unknown choice; choices: {list(STEP_CHOICES[slot])}",
+                )
             step_params[(slot, choice)] = {
                 k: _distribution(where, f"steps.{slot}.{choice}.{k}", v) for k, v in params.items()
             }
@@ -325,7 +372,13 @@ def _parse(doc: dict, where: str) -> SearchSpace:
     if not isinstance(learners_doc, dict) or not learners_doc:
         raise _err(where, "learners", "a space needs at least one [learners.NAME] table")
     learners = {name: _parse_learner(where, name, body) for name, body in learners_doc.items()}
-    return SearchSpace(doc.get("name", where), learners, step_params, doc.get("description", ""), doc.get("source", ""))
+    return SearchSpace(
+        doc.get("name", where),
+        learners,
+        step_params,
+        doc.get("description", ""),
+        doc.get("source", ""),
+    )
 
 
 def _parse_learner(where, name, body) -> LearnerSpec:
@@ -334,13 +387,19 @@ def _parse_learner(where, name, body) -> LearnerSpec:
         raise _err(where, key, "must be a table")
     unknown = set(body) - {"component", "params", "defaults", "steps", "tasks", "seeds"}
     if unknown:
-        raise _err(where, f"{key}.{sorted(unknown)[0]}", "unknown key (expected component, params, defaults, steps, tasks, seeds)")
+        raise _err(
+            where,
+            f"{key}.{sorted(unknown)[0]}",
+            "unknown key (expected component, params, defaults, steps, tasks, seeds)",
+        )
     component = body.get("component", name)
     try:
         learner_class = resolve_learner(component)
     except (KeyError, ImportError, AttributeError) as exc:
         raise _err(where, f"{key}.component", str(exc)) from None
-    params = {k: _distribution(where, f"{key}.params.{k}", v) for k, v in body.get("params", {}).items()}
+    params = {
+        k: _distribution(where, f"{key}.params.{k}", v) for k, v in body.get("params", {}).items()
+    }
     defaults = dict(body.get("defaults", {}))
     tasks = tuple(body.get("tasks", TASKS))
     bad = set(tasks) - set(TASKS)
@@ -349,30 +408,49 @@ def _parse_learner(where, name, body) -> LearnerSpec:
     steps = {}
     for slot, choices in body.get("steps", {}).items():
         if slot not in STEP_CHOICES:
-            raise _err(where, f"{key}.steps.{slot}", f"unknown step slot; slots: {list(STEP_CHOICES)}")
+            raise _err(
+                where, f"{key}.steps.{slot}", f"unknown step slot; slots: {list(STEP_CHOICES)}"
+            )
         choices = [choices] if isinstance(choices, str) else list(choices)
         bad = [c for c in choices if c not in STEP_CHOICES[slot]]
         if bad or not choices:
-            raise _err(where, f"{key}.steps.{slot}", f"unknown choice(s) {bad}; choices: {list(STEP_CHOICES[slot])}")
+            raise _err(
+                where,
+                f"{key}.steps.{slot}",
+                f"unknown choice(s) {bad}; choices: {list(STEP_CHOICES[slot])}",
+            )
         steps[slot] = tuple(choices)
-    spec = LearnerSpec(name, component, params, defaults, steps, tasks, learner_class=learner_class)
+    spec = LearnerSpec(
+        name, component, params, defaults, steps, tasks, learner_class=learner_class
+    )
     known = set(params) | set(defaults)
     for i, seed in enumerate(body.get("seeds", [])):
         skey = f"{key}.seeds[{i}]"
         if "source" not in seed:
-            raise _err(where, skey, "every seed needs a 'source' naming where the configuration comes from")
+            raise _err(
+                where,
+                skey,
+                "every seed needs a 'source' naming where the configuration comes from",
+            )
         bad = set(seed.get("params", {})) - known
         if bad:
-            raise _err(where, f"{skey}.params", f"unknown parameter(s) {sorted(bad)} for learner {name!r}")
+            raise _err(
+                where, f"{skey}.params", f"unknown parameter(s) {sorted(bad)} for learner {name!r}"
+            )
         seed_steps = dict(SearchSpace._default_steps(None, spec))
         for slot, choice in seed.get("steps", {}).items():
             if choice not in steps.get(slot, ()):
-                raise _err(where, f"{skey}.steps.{slot}", f"{choice!r} is not among this learner's choices")
+                raise _err(
+                    where,
+                    f"{skey}.steps.{slot}",
+                    f"{choice!r} is not among this learner's choices",
+                )
             seed_steps[slot] = (choice, {})
         genome = Genome.create(name, {**defaults, **seed.get("params", {})}, seed_steps)
         priority = seed.get("priority", 0.0)
         if isinstance(priority, bool) or not isinstance(priority, (int, float)):
             raise _err(where, f"{skey}.priority", f"must be a number; got {priority!r}")
-        spec.seeds.append(Seed(genome, seed["source"], tuple(seed.get("tasks", tasks)), float(priority)))
+        spec.seeds.append(
+            Seed(genome, seed["source"], tuple(seed.get("tasks", tasks)), float(priority))
+        )
     return spec
-
