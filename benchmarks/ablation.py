@@ -12,7 +12,8 @@ Prints per dataset the test score (BENCHMARKS.md protocol), evaluations, the
 share of evaluations that were bred and the share of the final ensemble's
 weight that bred candidates hold; then mean ranks over the datasets.
 
-    python benchmarks/ablation.py --budget 300 --datasets car vehicle phoneme churn satimage wine_quality_white
+    python benchmarks/ablation.py --budget 300 \\
+        --datasets car vehicle phoneme churn satimage wine_quality_white
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def main(argv=None):
             results.append(r)
             print(
                 f"{name:20s} {mode:7s} {r['metric']:.5g}  evals {r['evaluations']:4d}  "
-                f"bred {r['bred_share']:.0%} of evaluations, {r['bred_weight']:.0%} of ensemble weight  "
+                f"bred {r['bred_share']:.0%} of evaluations, "
+                f"{r['bred_weight']:.0%} of ensemble weight  "
                 f"generations {r['generations']}  fit {r['fit_s']:.1f}s",
                 flush=True,
             )

@@ -15,7 +15,7 @@ reported, because the machine is shared.  Per backend:
   CPU work than 1 right now (2.00x on 2 idle cores), the bound on any
   2-worker speed-up.
 
-    python benchmarks/dask_throughput.py                          # ../shared/datasets/phoneme.csv.gz
+    python benchmarks/dask_throughput.py  # ../shared/datasets/phoneme.csv.gz
     python benchmarks/dask_throughput.py path/to/data.csv.gz --candidates 40 --repeats 5
 """
 
@@ -66,7 +66,8 @@ def make_backend(kind: str, n_workers: int):
 
 
 def fixed_workload(ctx, n: int, seed: int) -> list:
-    """The candidates every backend evaluates: each learner's default, then random genomes (fixed seed)."""
+    """The candidates every backend evaluates: each learner's default, then random
+    genomes (fixed seed)."""
     from evoens.evaluation import Candidate
 
     rng = np.random.default_rng(seed)
@@ -76,7 +77,8 @@ def fixed_workload(ctx, n: int, seed: int) -> list:
 
 
 def feed(backend, candidates) -> list:
-    """The driver's refill loop: submit while a worker (or the queue) has room, collect as they finish."""
+    """The driver's refill loop: submit while a worker (or the queue) has room,
+    collect as they finish."""
     todo, records = deque(candidates), []
     while todo or backend.n_running:
         while todo and backend.idle > 0:
@@ -122,7 +124,8 @@ def _spin(seconds_of_work: int) -> float:
 
 
 def cpu_scaling(n: int = 2) -> float:
-    """How much faster ``n`` processes do ``n`` units of CPU work than one does, on this machine now.
+    """How much faster ``n`` processes do ``n`` units of CPU work than one does,
+    on this machine now.
 
     On an idle machine with ``n`` cores it is ``n``; other users' processes
     lower it.  It bounds what ``n`` workers can gain over one.
@@ -190,7 +193,8 @@ def main():
 
 def report(args, table, scaling, load) -> None:
     print(
-        f"\n{args.data.name}: {args.candidates} candidates (space 'fast', fixed seed) per backend, cv={args.cv}, "
+        f"\n{args.data.name}: {args.candidates} candidates (space 'fast', fixed seed) "
+        f"per backend, cv={args.cv}, "
         f"{args.repeats} sweep(s); {os.cpu_count()} cores, load average {load:.2f} at start, "
         f"{os.getloadavg()[0]:.2f} at end"
     )

@@ -1,4 +1,5 @@
-"""Evaluations per minute of XGBoost and LightGBM candidates, CPU against GPU (run on a GPU machine).
+"""Evaluations per minute of XGBoost and LightGBM candidates, CPU against GPU \
+(run on a GPU machine).
 
 The data (default: adult, the largest bundled classification dataset) is
 replicated to ``--rows`` rows (1,000,000 by default).  The same candidates
@@ -8,9 +9,9 @@ the function the workers run: on CPU with every core as learner threads, on
 the GPU with one thread.  Prints a table of seconds per evaluation and
 evaluations per minute.
 
-    python benchmarks/gpu.py                                    # ../shared/datasets/adult.csv.gz
+    python benchmarks/gpu.py                          # ../shared/datasets/adult.csv.gz
     python benchmarks/gpu.py path/to/537_houses.csv.gz --rows 2000000 --candidates 4
-    python benchmarks/gpu.py --cpu-only --rows 50000            # check the script on a machine without a GPU
+    python benchmarks/gpu.py --cpu-only --rows 50000  # check the script on a machine without a GPU
 
 Exits with status 2 and a message when no usable NVIDIA GPU is found.
 """
@@ -39,8 +40,9 @@ def gpu_or_exit(cpu_only: bool) -> dict:
         return {"xgboost": False, "lightgbm": False}
     if not gpu_available():
         print(
-            "benchmarks/gpu.py: no usable NVIDIA GPU on this machine (no CUDA driver or visible device, or "
-            "XGBoost could not train on it). Run it on a GPU machine, or pass --cpu-only to time the CPU half.",
+            "benchmarks/gpu.py: no usable NVIDIA GPU on this machine (no CUDA driver or "
+            "visible device, or XGBoost could not train on it). Run it on a GPU machine, "
+            "or pass --cpu-only to time the CPU half.",
             file=sys.stderr,
         )
         sys.exit(2)
@@ -48,7 +50,8 @@ def gpu_or_exit(cpu_only: bool) -> dict:
 
 
 def replicated_context(path: Path, rows: int, seed: int, cv: int):
-    """The run's EvalContext on ``path`` tiled to ``rows`` rows (numeric columns lightly jittered)."""
+    """The run's EvalContext on ``path`` tiled to ``rows`` rows (numeric columns
+    lightly jittered)."""
     from evoens._data import Dataset, TabularEncoder, encode_target, make_folds
     from evoens._metrics import get_metric
     from evoens.evaluation import EvalContext
@@ -80,7 +83,8 @@ def replicated_context(path: Path, rows: int, seed: int, cv: int):
 
 
 def candidates(ctx, learner: str, n: int, seed: int) -> list:
-    """The learner's default configuration, then ``n - 1`` random ones (the same for every device)."""
+    """The learner's default configuration, then ``n - 1`` random ones (the same
+    for every device)."""
     from evoens.evaluation import Candidate
 
     rng = np.random.default_rng(seed)
@@ -152,8 +156,8 @@ def main():
             )
     table = pd.DataFrame(rows)
     print(
-        f"\n{args.data.name} replicated to {args.rows:,} rows, cv={args.cv}, {args.candidates} candidates each, "
-        f"{os.cpu_count()} cores"
+        f"\n{args.data.name} replicated to {args.rows:,} rows, cv={args.cv}, "
+        f"{args.candidates} candidates each, {os.cpu_count()} cores"
     )
     with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
         print(table.to_string(index=False))
@@ -161,7 +165,8 @@ def main():
         part = table[table.learner == learner].set_index("device")
         if {"cpu", "cuda"} <= set(part.index):
             print(
-                f"{learner}: GPU {part.loc['cuda', 'evals_per_min'] / part.loc['cpu', 'evals_per_min']:.2f}x "
+                f"{learner}: GPU "
+                f"{part.loc['cuda', 'evals_per_min'] / part.loc['cpu', 'evals_per_min']:.2f}x "
                 "the evaluations per minute of the CPU"
             )
 

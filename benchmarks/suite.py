@@ -8,7 +8,7 @@ figures recorded in BENCHMARKS.md, with ranks and budget ratios.
 
     python benchmarks/suite.py                         # all 13 datasets, 60 s each
     python benchmarks/suite.py --datasets car vehicle --budget 30
-    python benchmarks/suite.py --budget 300      # also compared with AutoGluon best_quality at 300 s
+    python benchmarks/suite.py --budget 300  # also compared with AutoGluon best_quality at 300 s
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ PEERS = {
     "537_houses": (4.746e04, 6.677e04, 4.548e04, 4.366e04),
 }
 PEER_NAMES = ("LightGBM", "TPOT", "FLAML", "AutoGluon")
-# AutoGluon 1.6.3 best_quality at 300 s, 2 cores, seed 0, as recorded in BENCHMARKS.md (seven datasets)
+# AutoGluon 1.6.3 best_quality at 300 s, 2 cores, seed 0, as recorded in BENCHMARKS.md
+# (seven datasets)
 AUTOGLUON_BEST_300 = {
     "car": 0.0089,
     "vehicle": 0.4250,
@@ -282,7 +283,8 @@ def main(argv=None):
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         results.append(result)
         print(
-            f"{name:20s} {result['metric']:.5g}  fit {result['fit_s']:.1f}s  evals {result['evaluations']}  "
+            f"{name:20s} {result['metric']:.5g}  fit {result['fit_s']:.1f}s  "
+            f"evals {result['evaluations']}  "
             f"failures {result['failures']}  {result['ensemble']}({result['members']})  "
             f"bred {result['bred_share']:.0%} of evals, {result['bred_weight']:.0%} of weight  "
             f"predict {result['predict_s']:.2f}s ({result['predict_s_per_1k']:.3f}s/1k rows, "

@@ -2,7 +2,8 @@
 
 A fit given ``T`` seconds spends them in this order::
 
-    started -- search -- search_end -- ensemble -- ensemble_deadline -- refit -- refit_deadline -- end
+    started -- search -- search_end -- ensemble -- ensemble_deadline
+            -- refit -- refit_deadline -- end
 
 Each margin is a named constant below, with the reason for its size.  The
 search loop, the evaluations, the ensemble and the refit read their

@@ -49,9 +49,9 @@ def _as_frame(X) -> pd.DataFrame:
     arr = np.asarray(X)
     if arr.ndim == 1:
         raise InvalidInputError(
-            f"X must be 2-dimensional (n_samples, n_features); got a 1-d array of shape {arr.shape}. "
-            "Reshape your data either using array.reshape(-1, 1) if your data has a single feature "
-            "or array.reshape(1, -1) if it contains a single sample."
+            "X must be 2-dimensional (n_samples, n_features); got a 1-d array of shape "
+            f"{arr.shape}. Reshape your data either using array.reshape(-1, 1) if your data "
+            "has a single feature or array.reshape(1, -1) if it contains a single sample."
         )
     if arr.ndim != 2:
         raise InvalidInputError(
@@ -82,7 +82,8 @@ def _column_kind(name, s: pd.Series) -> str:
             and values.map(lambda v: isinstance(v, (bytes, dict, list, set, tuple))).any()
         ):
             raise InvalidTypeError(
-                f"argument must be a string or a number: X column {name!r} holds containers or bytes"
+                "argument must be a string or a number: "
+                f"X column {name!r} holds containers or bytes"
             )
         numeric = pd.to_numeric(values, errors="coerce")
         if (
@@ -135,7 +136,8 @@ class TabularEncoder:
             raise InvalidInputError("X is empty: 0 samples (rows) given; at least one is required")
         if frame.shape[1] != len(self.columns):
             raise InvalidInputError(
-                f"X has {frame.shape[1]} features, but this model was fitted with {len(self.columns)} features"
+                f"X has {frame.shape[1]} features, but this model was fitted with "
+                f"{len(self.columns)} features"
             )
         out = np.empty((frame.shape[0], len(self.columns)), dtype=np.float64)
         for j, (c, kind) in enumerate(zip(self.columns, self.kinds)):
@@ -155,7 +157,8 @@ class TabularEncoder:
 
 
 def _category_key(value) -> tuple:
-    """What a category is matched by: ``1``, ``1.0`` and ``"1"`` share a key; so do ``True`` and ``"True"``."""
+    """What a category is matched by: ``1``, ``1.0`` and ``"1"`` share a key; so do
+    ``True`` and ``"True"``."""
     if isinstance(value, (bool, np.bool_)):
         return ("bool", bool(value))
     if isinstance(value, numbers.Integral):
@@ -190,7 +193,8 @@ def _parse_number(text: str) -> tuple | None:
 
 
 def _learn_categories(s: pd.Series) -> list:
-    """A categorical column's categories as strings: the dtype's order, else sorted; one per key."""
+    """A categorical column's categories as strings: the dtype's order, else sorted;
+    one per key."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         values = [str(v) for v in s.cat.categories]
     else:
@@ -356,7 +360,8 @@ def make_folds(
         k = min(n_splits, largest)
         if k < 2:
             raise InvalidInputError(
-                f"need at least 2 samples of some class for cross-validation; the largest class has n_samples={largest}"
+                "need at least 2 samples of some class for cross-validation; "
+                f"the largest class has n_samples={largest}"
             )
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     with warnings.catch_warnings():

@@ -36,7 +36,8 @@ _FOLD_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def deadline_scope(deadline: float | None):
-    """Within the block, :func:`check_deadline` raises after ``deadline`` (``time.time()`` seconds)."""
+    """Within the block, :func:`check_deadline` raises after ``deadline``
+    (``time.time()`` seconds)."""
     token = _DEADLINE.set(deadline)
     try:
         yield

@@ -155,7 +155,8 @@ class Metric:
         elif isinstance(scoring, str):
             if scoring not in get_scorer_names():
                 raise InvalidInputError(
-                    f"scoring={scoring!r} is not a scikit-learn scoring name; see sklearn.metrics.get_scorer_names()"
+                    f"scoring={scoring!r} is not a scikit-learn scoring name; "
+                    "see sklearn.metrics.get_scorer_names()"
                 )
             self._scorer = get_scorer(scoring)
         elif callable(scoring):

@@ -7,7 +7,7 @@ The run itself (backend, journal, search, ensemble, refit) is a
 
 from __future__ import annotations
 
-import numbers
+import dataclasses
 import os
 import sys
 import time
@@ -29,30 +29,13 @@ from ._data import (
 )
 from ._docstrings import ATTRIBUTES, PARAMETERS
 from ._metrics import get_metric
-from .backends import BACKENDS
-from .devices import DEVICES
+from ._params import check_params
 from .evaluation import leaderboard_from_evaluations
 from .exceptions import InvalidInputError
 from .run import Run, RunOptions
 from .space import load_space
 
 __all__ = ["EvoEnsembleClassifier", "EvoEnsembleRegressor"]
-
-
-def _check_number(name, value, low, *, integer=False, allow_none=False, inclusive=True):
-    if value is None and allow_none:
-        return
-    kind = numbers.Integral if integer else numbers.Real
-    ok = (
-        isinstance(value, kind)
-        and not isinstance(value, bool)
-        and (value >= low if inclusive else value > low)
-    )
-    if not ok:
-        rule = f"{'an int' if integer else 'a number'} {'>=' if inclusive else '>'} {low}"
-        raise InvalidInputError(
-            f"{name} must be {rule}{' or None' if allow_none else ''}; got {value!r}"
-        )
 
 
 class _EvoEnsembleBase(BaseEstimator):
@@ -104,46 +87,6 @@ class _EvoEnsembleBase(BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.non_deterministic = self.random_state is None
         return tags
-
-    # -- validation ---------------------------------------------------------
-    def _validate_params(self):
-        _check_number("time_budget", self.time_budget, 0, allow_none=True, inclusive=False)
-        _check_number("generations", self.generations, 1, integer=True, allow_none=True)
-        if self.time_budget is None and self.generations is None:
-            raise InvalidInputError(
-                "time_budget and generations are both None: the search would never stop"
-            )
-        _check_number("population_size", self.population_size, 1, integer=True)
-        if not (isinstance(self.cv, str) and self.cv == "auto"):
-            if (
-                not isinstance(self.cv, numbers.Integral)
-                or isinstance(self.cv, bool)
-                or self.cv < 2
-            ):
-                raise InvalidInputError(f"cv must be an int >= 2 or 'auto'; got {self.cv!r}")
-        _check_number("early_stop", self.early_stop, 1, integer=True, allow_none=True)
-        _check_number("max_eval_time", self.max_eval_time, 0, allow_none=True, inclusive=False)
-        _check_number("verbose", self.verbose, 0, integer=True)
-        if not (
-            isinstance(self.n_jobs, numbers.Integral) and (self.n_jobs >= 1 or self.n_jobs == -1)
-        ) or isinstance(self.n_jobs, bool):
-            raise InvalidInputError(
-                f"n_jobs must be a positive int or -1 (all cores); got {self.n_jobs!r}"
-            )
-        if self.backend not in BACKENDS:
-            raise InvalidInputError(f"backend must be one of {BACKENDS}; got {self.backend!r}")
-        if self.device not in DEVICES:
-            raise InvalidInputError(f"device must be one of {DEVICES}; got {self.device!r}")
-        if self.scheduler is not None and self.backend != "dask":
-            raise InvalidInputError(
-                f"scheduler={self.scheduler!r} needs backend='dask'; got backend={self.backend!r}"
-            )
-        if not isinstance(self.refit, bool):
-            raise InvalidInputError(f"refit must be True or False; got {self.refit!r}")
-        if self.random_state is not None and not isinstance(self.random_state, numbers.Integral):
-            raise InvalidInputError(
-                f"random_state must be an int or None; got {self.random_state!r}"
-            )
 
     def _prepare(self, X, y, sample_weight):
         check_2d(X)
@@ -206,19 +149,13 @@ class _EvoEnsembleBase(BaseEstimator):
         self
         """
         budget = Budget.starting_now(self.time_budget, self.max_eval_time)
-        self._validate_params()
+        check_params(self.get_params())
         Xe, y_codes, classes, task, w = self._prepare(X, y, sample_weight)
         seed = self._seed()
-        folds = auto_folds(len(y_codes)) if isinstance(self.cv, str) else self.cv
-        data = Dataset(
-            Xe,
-            y_codes,
-            task,
-            self.encoder_.categorical_mask,
-            make_folds(y_codes, task, folds, seed),
-            0 if classes is None else len(classes),
-            w,
-        )
+        k = auto_folds(len(y_codes)) if isinstance(self.cv, str) else self.cv
+        folds = make_folds(y_codes, task, k, seed)
+        n_classes = 0 if classes is None else len(classes)
+        data = Dataset(Xe, y_codes, task, self.encoder_.categorical_mask, folds, n_classes, w)
         metric = get_metric(self.scoring, task, classes)
         space = load_space(self.space).for_task(task)
         space = space if w is None else space.for_sample_weight()  # warns naming those left out
@@ -248,23 +185,13 @@ class _EvoEnsembleBase(BaseEstimator):
         return self
 
     def _options(self, seed) -> RunOptions:
+        """The run's options: the parameters a run shares by name, plus what fit derives."""
+        params = self.get_params()
+        shared = {
+            f.name: params[f.name] for f in dataclasses.fields(RunOptions) if f.name in params
+        }
         return RunOptions(
-            time_budget=self.time_budget,
-            generations=self.generations,
-            population_size=self.population_size,
-            early_stop=self.early_stop,
-            max_eval_time=self.max_eval_time,
-            refit=self.refit,
-            backend=self.backend,
-            n_workers=self._n_workers(),
-            scheduler=self.scheduler,
-            security=self.security,
-            memory_limit=self.memory_limit,
-            device=self.device,
-            run_dir=self.run_dir,
-            verbose=self.verbose,
-            seed=seed,
-            settings=self._settings(seed),
+            **shared, n_workers=self._n_workers(), seed=seed, settings=self._settings(seed)
         )
 
     # -- predict ----------------------------------------------------------------

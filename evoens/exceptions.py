@@ -64,7 +64,8 @@ class FailedEvaluationsWarning(EvoensWarning):
 
 
 class IgnoredLearnersWarning(EvoensWarning):
-    """Learners of the search space were left out of a run (e.g. they cannot take ``sample_weight``)."""
+    """Learners of the search space were left out of a run (e.g. they cannot take
+    ``sample_weight``)."""
 
 
 class RunDirectoryBusyError(EvoensError, RuntimeError):

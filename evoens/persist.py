@@ -163,8 +163,8 @@ def _check_versions(path, saved: dict) -> None:
     ]
     if diffs:
         warnings.warn(
-            f"model file {path} was saved with {', '.join(diffs)}; its predictions may differ or fail. "
-            "Install those versions, or fit the model again.",
+            f"model file {path} was saved with {', '.join(diffs)}; its predictions may "
+            "differ or fail. Install those versions, or fit the model again.",
             VersionMismatchWarning,
             stacklevel=3,
         )
@@ -181,7 +181,8 @@ def _skops():
 
 
 def _without_frame(estimator):
-    """A shallow copy whose ``leaderboard_`` (a DataFrame, which skops cannot store) is plain lists."""
+    """A shallow copy whose ``leaderboard_`` (a DataFrame, which skops cannot store)
+    is plain lists."""
     frame = getattr(estimator, "leaderboard_", None)
     if frame is None:
         return estimator, None

@@ -104,8 +104,8 @@ class _LogLines:
         )
         print(
             f"[evoens {t.elapsed():7.1f}s] gen {evaluation.candidate.generation} #{evaluation.id} "
-            f"{evaluation.status.value} {score}{reason} | {_best(engine)} | {t.done} done, {t.failed} failed"
-            f"{t.left()} | {evaluation.genome.describe()[:70]}",
+            f"{evaluation.status.value} {score}{reason} | {_best(engine)} | "
+            f"{t.done} done, {t.failed} failed{t.left()} | {evaluation.genome.describe()[:70]}",
             file=self.stream,
             flush=True,
         )

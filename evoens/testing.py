@@ -45,7 +45,8 @@ class FailingLearner(Learner):
 
 
 class MemoryHogLearner(Learner):
-    """``fit`` keeps allocating (and touching) memory: ``params["chunk_mb"]`` MiB at a time, forever."""
+    """``fit`` keeps allocating (and touching) memory: ``params["chunk_mb"]`` MiB at a
+    time, forever."""
 
     def _fit(self, X, y, sample_weight, params):
         chunk = int(params.get("chunk_mb", 100)) * 2**20

@@ -6,7 +6,8 @@ Start a cluster (or use one you have), then point this script at its scheduler::
     dask worker tcp://127.0.0.1:8786 --nworkers 2 --nthreads 1 &
     dask worker tcp://127.0.0.1:8786 --nthreads 1 --resources "GPU=1" &   # a GPU machine
     python examples/dask_cluster.py tcp://127.0.0.1:8786
-    python examples/dask_cluster.py tcp://127.0.0.1:8786 --data ../shared/datasets/adult.csv.gz --device auto
+    python examples/dask_cluster.py tcp://127.0.0.1:8786 \\
+        --data ../shared/datasets/adult.csv.gz --device auto
 
 Without an address it starts (and closes) a ``LocalCluster`` of ``--n-jobs`` workers.
 Every worker needs evoens installed, at the version of this machine.

@@ -178,8 +178,9 @@ def test_run_job_file_regression(tmp_path):
     X, y = load_diabetes(return_X_y=True, as_frame=True)
     X.assign(progression=y).to_csv(tmp_path / "diabetes.csv", index=False)
     (tmp_path / "job.toml").write_text(
-        'data = "diabetes.csv"\ntarget = "progression"\ngenerations = 1\npopulation_size = 2\ncv = 3\n'
-        'space = "fast"\nseed = 1\ndevice = "cpu"\nbackend = "sequential"\nrun_dir = "out/diabetes"\n'
+        'data = "diabetes.csv"\ntarget = "progression"\ngenerations = 1\n'
+        'population_size = 2\ncv = 3\nspace = "fast"\nseed = 1\ndevice = "cpu"\n'
+        'backend = "sequential"\nrun_dir = "out/diabetes"\n'
     )
     result = evoens("run", "job.toml", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

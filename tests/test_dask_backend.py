@@ -1,4 +1,5 @@
-"""The Dask backend on real clusters: a LocalCluster, and a scheduler with worker processes on loopback.
+"""The Dask backend on real clusters: a LocalCluster, and a scheduler with worker
+processes on loopback.
 
 Every test here starts worker processes, so all are marked slow (they still run in CI).
 """
@@ -316,7 +317,7 @@ def test_memory_hungry_candidate_killed_by_nanny_is_a_record(client, data, tmp_p
     assert board.loc["logistic", "status"] == "ok"
 
 
-# -- a scheduler and workers started from the command line, one killed mid-run ---------------------
+# -- a scheduler and workers started from the command line, one killed mid-run ---------------
 
 
 def _free_port():

@@ -174,7 +174,8 @@ def test_array_and_frame_inputs_are_matched_by_position(mixed_frame, mixed_model
 
 
 def _coded_frame(n=120):
-    """A target driven by a category column, with numeric codes, text codes and a boolean flag (missing values in each)."""
+    """A target driven by a category column, with numeric codes, text codes and a
+    boolean flag (missing values in each)."""
     rng = np.random.default_rng(1)
     code = [None if i % 17 == 0 else int(v) for i, v in enumerate(rng.integers(1, 4, n))]
     flag = [

@@ -61,7 +61,8 @@ def test_builder_chooses_on_held_out_evidence_and_predicts():
 
 
 class _SlowToCompareWeighted(EnsembleBuilder):
-    """A builder whose held-out weighted fits take 1.5 s each: the comparison runs out of time there."""
+    """A builder whose held-out weighted fits take 1.5 s each: the comparison runs out
+    of time there."""
 
     def _weighted(self, preds, y, w, rows, te, task, n_classes, deadline=None):
         if te is not None:
@@ -111,7 +112,8 @@ def _evaluation(i, p, y, metric, predict_time=0.01, folds=(0.80, 0.82, 0.78, 0.8
 
 
 def test_a_costly_member_without_a_real_gain_is_left_out():
-    """A member 500x slower to predict whose gain is below the fold-to-fold noise does not get in."""
+    """A member 500x slower to predict whose gain is below the fold-to-fold noise does
+    not get in."""
     y, (a, _, b) = _complementary()
     metric = get_metric("roc_auc", "binary")
     better_a = np.column_stack([1 - a[:, 1] * 0.999, a[:, 1] * 0.999 + 0.0005 * (y == 1)])

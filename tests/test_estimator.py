@@ -22,7 +22,8 @@ SEQ = dict(backend="sequential", time_budget=None, **FAST)
 
 @pytest.mark.slow
 def test_same_seed_same_leaderboard_and_predictions(binary_data):
-    """Six generations, five of them bred, two workers: nothing measured by a clock decides what is bred."""
+    """Six generations, five of them bred, two workers: nothing measured by a clock
+    decides what is bred."""
     X, y = binary_data
     params = dict(generations=6, population_size=4, n_jobs=2, time_budget=None, **FAST)
     a = EvoEnsembleClassifier(**params).fit(X, y)
@@ -184,7 +185,8 @@ n_estimators = 4000
 
 @pytest.mark.slow
 def test_refit_holds_the_budget_and_uses_each_candidates_seed(tmp_path):
-    """A refit of 4,000 trees on all rows would take far longer than the budget left: it stops early."""
+    """A refit of 4,000 trees on all rows would take far longer than the budget left:
+    it stops early."""
     from sklearn.datasets import make_classification
 
     X, y = make_classification(n_samples=4000, n_features=20, random_state=0)

@@ -17,7 +17,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 BUDGET = 8.0
-# within the budget plus a few percent; the fixed half second covers the ensemble's last step on a busy machine
+# within the budget plus a few percent; the fixed half second covers the ensemble's last
+# step on a busy machine
 LIMIT = BUDGET * 1.05 + 0.5
 
 PRELUDE = textwrap.dedent(f"""
@@ -32,9 +33,11 @@ PRELUDE = textwrap.dedent(f"""
 
 FIT = PRELUDE + textwrap.dedent("""
     t = time.time()
-    m = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast", random_state=0).fit(X, y)
+    m = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast",
+                                     random_state=0).fit(X, y)
     print(json.dumps({"fit": time.time() - t, "evaluations": m.n_evaluations_,
-                      "ok": int((m.leaderboard_.status == "ok").sum()), "accuracy": m.score(X, y)}))
+                      "ok": int((m.leaderboard_.status == "ok").sum()),
+                      "accuracy": m.score(X, y)}))
     """)
 
 
@@ -78,11 +81,13 @@ def test_inside_gridsearchcv_with_two_jobs(tmp_path):
         PRELUDE
         + textwrap.dedent("""
         from sklearn.model_selection import GridSearchCV
-        est = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast", random_state=0)
+        est = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast",
+                                           random_state=0)
         t = time.time()
         search = GridSearchCV(est, {"population_size": [4, 8]}, cv=2, n_jobs=2).fit(X, y)
         print(json.dumps({"fit_times": list(search.cv_results_["mean_fit_time"]),
-                          "refit": search.refit_time_, "scores": list(search.cv_results_["mean_test_score"]),
+                          "refit": search.refit_time_,
+                          "scores": list(search.cv_results_["mean_test_score"]),
                           "evaluations": search.best_estimator_.n_evaluations_}))
         """)
     )
@@ -98,7 +103,8 @@ def test_inside_cross_val_score_with_three_jobs(tmp_path):
         PRELUDE
         + textwrap.dedent("""
         from sklearn.model_selection import cross_validate
-        est = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast", random_state=0)
+        est = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast",
+                                           random_state=0)
         res = cross_validate(est, X, y, cv=3, n_jobs=3, error_score="raise")
         print(json.dumps({"fit_times": list(res["fit_time"]), "scores": list(res["test_score"])}))
         """)
@@ -137,7 +143,8 @@ def test_scorer_and_learner_defined_in_main_reach_the_workers(tmp_path):
             handles_missing = False
 
             def _fit(self, X, y, sample_weight, params):
-                self.model_ = DecisionTreeClassifier(max_depth=params.get("max_depth", 1), random_state=0)
+                self.model_ = DecisionTreeClassifier(max_depth=params.get("max_depth", 1),
+                                                     random_state=0)
                 self.model_.fit(X, y, sample_weight=sample_weight)
                 self.pid_ = os.getpid()
                 self.classes_ = self.model_.classes_
@@ -149,12 +156,15 @@ def test_scorer_and_learner_defined_in_main_reach_the_workers(tmp_path):
                 return self.model_.predict(X)
 
         t = time.time()
-        m = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="space.toml", random_state=0,
+        m = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="space.toml",
+                                         random_state=0,
                                          scoring=make_scorer(balanced_hits)).fit(X, y)
-        pids = {model.steps[-1][1].pid_ for member in m.ensemble_.members for model in member.models}
+        pids = {model.steps[-1][1].pid_
+                for member in m.ensemble_.members for model in member.models}
         board = m.leaderboard_
         print(json.dumps({"fit": time.time() - t, "evaluations": m.n_evaluations_,
-                          "ok": int((board.status == "ok").sum()), "errors": list(board.error[board.error != ""]),
+                          "ok": int((board.status == "ok").sum()),
+                          "errors": list(board.error[board.error != ""]),
                           "accuracy": m.score(X, y), "in_workers": os.getpid() not in pids}))
         """)
     )
@@ -165,8 +175,8 @@ def test_scorer_and_learner_defined_in_main_reach_the_workers(tmp_path):
 
 
 def test_daemonic_parent_evaluates_in_process_and_says_so_once(tmp_path):
-    """A ``multiprocessing.Pool`` worker may not start children: evoens falls back, with a log line,
-    not a warning (this runs under ``-W error``)."""
+    """A ``multiprocessing.Pool`` worker may not start children: evoens falls back,
+    with a log line, not a warning (this runs under ``-W error``)."""
     script = tmp_path / "pool.py"
     script.write_text(
         textwrap.dedent(f"""
@@ -196,7 +206,8 @@ def test_daemonic_parent_evaluates_in_process_and_says_so_once(tmp_path):
 
 
 def test_notebook_kernel_fits_with_worker_processes(tmp_path):
-    """A Jupyter kernel's ``__main__`` is not a file; a scorer defined in a cell still reaches the workers."""
+    """A Jupyter kernel's ``__main__`` is not a file; a scorer defined in a cell still
+    reaches the workers."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     cells = [
@@ -209,10 +220,11 @@ def test_notebook_kernel_fits_with_worker_processes(tmp_path):
         """),
         textwrap.dedent("""
         t = time.time()
-        m = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast", random_state=0,
-                                         scoring=make_scorer(hits)).fit(X, y)
+        m = evoens.EvoEnsembleClassifier(time_budget=BUDGET, n_jobs=2, space="fast",
+                                         random_state=0, scoring=make_scorer(hits)).fit(X, y)
         print(json.dumps({"fit": time.time() - t, "evaluations": m.n_evaluations_,
-                          "ok": int((m.leaderboard_.status == "ok").sum()), "accuracy": m.score(X, y)}))
+                          "ok": int((m.leaderboard_.status == "ok").sum()),
+                          "accuracy": m.score(X, y)}))
         """),
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])

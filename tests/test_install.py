@@ -1,4 +1,5 @@
-"""The package installs the way a user gets it: presets from the top-level ``pipelines/`` come along."""
+"""The package installs the way a user gets it: presets from the top-level
+``pipelines/`` come along."""
 
 import os
 import shutil
@@ -36,7 +37,8 @@ assert clf.predict(X).shape == (60,)
 
 
 def test_listed_packages_are_the_source_subpackages():
-    """``pyproject.toml`` lists the packages by hand (for ``package-dir``); a new subpackage must be added."""
+    """``pyproject.toml`` lists the packages by hand (for ``package-dir``); a new
+    subpackage must be added."""
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     source = {
         ".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "evoens").rglob("__init__.py")

@@ -27,7 +27,8 @@ FAMILY = {
     "random_forest": "RF",
     "mlp": "NN_TORCH",
 }
-# the MLP's settings map loosely to scikit-learn's (the portfolio file says so): name here -> name there
+# the MLP's settings map loosely to scikit-learn's (the portfolio file says so):
+# name here -> name there
 MLP_NAMES = {
     "hidden_size": "hidden_size",
     "num_layers": "num_layers",

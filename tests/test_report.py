@@ -1,4 +1,5 @@
-"""The HTML report: built from a run directory or an estimator, self-contained, every section there."""
+"""The HTML report: built from a run directory or an estimator, self-contained, every
+section there."""
 
 import base64
 import re
@@ -144,7 +145,8 @@ def test_a_directory_that_is_not_a_run_is_a_clear_error(tmp_path):
 
 
 def test_prediction_cost_is_measured_and_reported(run_dir):
-    """Each evaluation's prediction time per 1,000 rows is in the leaderboard, the ensemble and the report."""
+    """Each evaluation's prediction time per 1,000 rows is in the leaderboard, the
+    ensemble and the report."""
     path, model = run_dir
     board = model.leaderboard_
     ok = board[board.status == "ok"]

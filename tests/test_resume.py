@@ -83,7 +83,8 @@ def test_fitting_other_data_into_a_run_directory_is_refused(tmp_path, cancer):
 
 @pytest.mark.slow
 def test_resume_after_sigkill_keeps_every_finished_evaluation(tmp_path, cancer):
-    """Kill ``evoens fit`` (driver and workers) mid-run; ``evoens resume`` continues without re-running."""
+    """Kill ``evoens fit`` (driver and workers) mid-run; ``evoens resume`` continues
+    without re-running."""
     X, y = cancer
     data = tmp_path / "cancer.csv"
     X.assign(label=y).to_csv(data, index=False)

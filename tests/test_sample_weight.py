@@ -1,4 +1,5 @@
-"""sample_weight is honoured by the learners that accept it; the others are left out of a weighted run, out loud."""
+"""sample_weight is honoured by the learners that accept it; the others are left out of
+a weighted run, out loud."""
 
 import warnings
 

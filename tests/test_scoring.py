@@ -1,4 +1,5 @@
-"""Scoring on folds that lack a class: the fold score may be NaN, the pooled out-of-fold score decides."""
+"""Scoring on folds that lack a class: the fold score may be NaN, the pooled
+out-of-fold score decides."""
 
 import numpy as np
 import pytest

@@ -34,7 +34,8 @@ def _engine(seed=0, generations=None, population=6, **kwargs):
 
 
 def _fake_evaluation(candidate, y, quality):
-    """A real record for a candidate: OOF probabilities of the given quality (for the state machine)."""
+    """A real record for a candidate: OOF probabilities of the given quality (for the
+    state machine)."""
     rng = np.random.default_rng(candidate.id)
     p1 = np.clip(quality * y + (1 - quality) * rng.random(len(y)), 0, 1)
     oof = np.column_stack([1 - p1, p1]).astype(np.float32)
@@ -51,7 +52,8 @@ def _fake_evaluation(candidate, y, quality):
 
 
 def _drive(engine, y, order=None, limit=60):
-    """Ask everything available, tell in the given order ('fifo' or 'reverse'), until ``limit`` told."""
+    """Ask everything available, tell in the given order ('fifo' or 'reverse'), until
+    ``limit`` told."""
     told = []
     while len(told) < limit:
         batch = []

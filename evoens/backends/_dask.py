@@ -29,6 +29,7 @@ import uuid
 
 import distributed
 
+from .._budget import GRACE
 from ..devices import probe
 from ..evaluation import Evaluation, Status, evaluate
 from ._base import Backend
@@ -103,7 +104,9 @@ class DaskBackend(Backend):
     Examples
     --------
     >>> from evoens import EvoEnsembleClassifier
-    >>> clf = EvoEnsembleClassifier(backend="dask", scheduler="tcp://scheduler:8786")  # doctest: +SKIP
+    >>> clf = EvoEnsembleClassifier(  # doctest: +SKIP
+    ...     backend="dask", scheduler="tcp://scheduler:8786"
+    ... )
     >>> clf.fit(X, y)  # doctest: +SKIP
     """
 
@@ -114,7 +117,7 @@ class DaskBackend(Backend):
         client=None,
         security=None,
         memory_limit=None,
-        grace=2.0,
+        grace=GRACE,
         worker_timeout=60.0,
     ):
         self.grace = float(grace)
@@ -324,7 +327,8 @@ class DaskBackend(Backend):
             if isinstance(exc, distributed.KilledWorker):
                 return self._failed(task, Status.KILLED, f"{_KILLED_REASON}: {exc}")
             return self._failed(task, Status.ERROR, f"{type(exc).__name__}: {exc}"[:2000])
-        # cancelled by the cluster: its worker died with the last copy of the run's data, or the cluster restarted
+        # cancelled by the cluster: its worker died with the last copy of the run's data,
+        # or the cluster restarted
         if task.attempt == 1 and self._resend_context():
             task.attempt += 1
             self._launch(task)
@@ -375,7 +379,10 @@ class DaskBackend(Backend):
                 f"abandoned: still running {now - task.deadline:.1f}s past its deadline; "
                 f"its worker {addr} was restarted"
                 if addr
-                else f"abandoned: not started {now - task.deadline:.1f}s past its deadline (no free worker)"
+                else (
+                    f"abandoned: not started {now - task.deadline:.1f}s past its deadline "
+                    "(no free worker)"
+                )
             )
             records.append(self._failed(task, Status.TIMEOUT, reason))
         self._client.cancel([t.future for t in overdue], force=True)

@@ -15,6 +15,7 @@ import time
 
 import distributed
 
+from .._budget import GRACE
 from ..exceptions import ClusterError, InvalidInputError
 
 __all__ = ["Cluster", "still_executing", "mark_executing"]
@@ -36,7 +37,8 @@ _EXECUTING: set = set()
 
 
 class mark_executing:
-    """Within the block, this worker process counts ``key`` as running (see :func:`still_executing`)."""
+    """Within the block, this worker process counts ``key`` as running
+    (see :func:`still_executing`)."""
 
     def __init__(self, key):
         self.key = key
@@ -173,7 +175,7 @@ class Cluster:
         return killed
 
     # -- closing ------------------------------------------------------------------
-    def close(self, abandoned: dict, grace: float = 2.0) -> None:
+    def close(self, abandoned: dict, grace: float = GRACE) -> None:
         """Close what was opened here.
 
         ``abandoned`` maps the keys of tasks still running to their deadlines;
@@ -202,7 +204,8 @@ class Cluster:
             client.close()
 
     def _stop_stragglers(self, client, deadlines: dict, grace: float) -> None:
-        """Restart the workers still running abandoned tasks ``grace`` seconds past their deadlines.
+        """Restart the workers still running abandoned tasks ``grace`` seconds past
+        their deadlines.
 
         A task that honours its deadline has stopped by then and costs nothing.
         """

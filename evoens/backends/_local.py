@@ -36,6 +36,7 @@ import cloudpickle
 import joblib
 from joblib.externals.loky.backend.context import get_context
 
+from .._budget import GRACE
 from ..evaluation import Evaluation, Status, evaluate
 from ._base import Backend
 from ._sequential import SequentialBackend
@@ -98,7 +99,8 @@ _SAID = set()
 
 
 def _say_once(message: str) -> None:
-    """A log line, once per process: a warning would break ``-W error`` runs of a fallback that works."""
+    """A log line, once per process: a warning would break ``-W error`` runs of a
+    fallback that works."""
     if message not in _SAID:
         _SAID.add(message)
         logger.warning(message)
@@ -125,7 +127,8 @@ def nested_core_share() -> int | None:
 
 
 def can_start_processes() -> bool:
-    """False in a daemonic process (a ``multiprocessing.Pool`` worker), which may not have children."""
+    """False in a daemonic process (a ``multiprocessing.Pool`` worker), which may not
+    have children."""
     return not multiprocessing.current_process().daemon
 
 
@@ -145,7 +148,8 @@ class _Worker:
 
 
 class _ParkedWorkers:
-    """Idle workers kept warm between fits in this process, as joblib's reusable executor keeps its own.
+    """Idle workers kept warm between fits in this process, as joblib's reusable
+    executor keeps its own.
 
     A worker costs an interpreter start and the imports of the learners
     (about 3 s); a ``GridSearchCV`` or a notebook fits many times.  A parked
@@ -215,7 +219,7 @@ class LocalBackend(Backend):
         own is killed and replaced.
     """
 
-    def __init__(self, n_workers: int = 1, grace: float = 2.0):
+    def __init__(self, n_workers: int = 1, grace: float = GRACE):
         self.capacity = int(n_workers)
         self.grace = grace
         self._workers: list[_Worker] = []
@@ -379,9 +383,10 @@ class LocalBackend(Backend):
     def _replace(self, i: int) -> None:
         if self.returned == 0 and self.restarts >= 2 * self.capacity + 4:
             raise RuntimeError(
-                f"evoens worker processes keep dying before finishing any evaluation ({self.restarts} restarts); "
-                "the last one exited with code "
-                f"{self._workers[i].process.exitcode}. Try backend='sequential' to see the error in this process."
+                "evoens worker processes keep dying before finishing any evaluation "
+                f"({self.restarts} restarts); the last one exited with code "
+                f"{self._workers[i].process.exitcode}. Try backend='sequential' to see the "
+                "error in this process."
             )
         old = self._workers[i]
         old.process.join(timeout=1)

@@ -55,12 +55,15 @@ def _fit(job: dict, run_dir: Path, out) -> int:
         raise Interrupted(layout.root) from None
     _write_outputs(estimator, job, layout)
     out.result(
-        f"model:       {layout.model}\nleaderboard: {layout.leaderboard}\nreport:      {layout.report}"
+        f"model:       {layout.model}\n"
+        f"leaderboard: {layout.leaderboard}\n"
+        f"report:      {layout.report}"
     )
     ens = estimator.ensemble_
     out.result(
-        f"best single pipeline: {estimator.best_score_:.5g} ({estimator.scoring_}); ensemble: {ens.kind} "
-        f"of {len(ens.members)}, held-out {ens.oof_score:.5g}; {estimator.n_evaluations_} evaluations"
+        f"best single pipeline: {estimator.best_score_:.5g} ({estimator.scoring_}); "
+        f"ensemble: {ens.kind} of {len(ens.members)}, held-out {ens.oof_score:.5g}; "
+        f"{estimator.n_evaluations_} evaluations"
     )
     return 0
 

@@ -45,7 +45,10 @@ def _search_options(p):
         type=float,
         metavar="S",
         dest="time_budget",
-        help=f"seconds for the whole fit (default {DEFAULT_TIME_BUDGET:g}; none when only --generations)",
+        help=(
+            f"seconds for the whole fit (default {DEFAULT_TIME_BUDGET:g}; "
+            "none when only --generations)"
+        ),
     )
     p.add_argument(
         "--generations", type=int, metavar="N", help="stop after N generations (reproducible)"

@@ -99,7 +99,8 @@ def _cost(evaluation) -> float:
 
 
 def _choose(held_out: dict, order: list) -> str:
-    """The option with the best held-out score; the weighted ensemble unless it was compared and lost.
+    """The option with the best held-out score; the weighted ensemble unless it was
+    compared and lost.
 
     An option the deadline cut short is not a candidate; the weighted
     ensemble, fitted before the comparison, is kept when it was not compared
@@ -209,7 +210,8 @@ class EnsembleBuilder:
         return self._model(best, fitted[best], pool, task, n_classes, held_out)
 
     def _affordable(self, pool, y, w, rows):
-        """The pool without candidates far costlier to predict than the rest, unless they pay for it.
+        """The pool without candidates far costlier to predict than the rest, unless
+        they pay for it.
 
         A candidate whose fold models take more than ``cost_factor`` times the
         pool's median time to predict (k-NN over the training rows, say) stays

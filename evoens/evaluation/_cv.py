@@ -140,7 +140,10 @@ def _cross_validate(
             and candidate.prune_below is not None
             and record.fold_scores[0] < candidate.prune_below
         ):
-            record.error = f"first fold scored {record.fold_scores[0]:.5g}, below the population's {candidate.prune_below:.5g}"
+            record.error = (
+                f"first fold scored {record.fold_scores[0]:.5g}, "
+                f"below the population's {candidate.prune_below:.5g}"
+            )
             return Status.PRUNED
     record.score = ctx.metric(y, oof, w)
     if not np.isfinite(record.score):

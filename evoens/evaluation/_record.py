@@ -14,7 +14,8 @@ __all__ = ["Evaluation", "Status", "Candidate", "finite_or_none"]
 
 
 def finite_or_none(x):
-    """``x`` as a float, or ``None`` when it is missing, not a number, NaN or infinite (for JSON)."""
+    """``x`` as a float, or ``None`` when it is missing, not a number, NaN or infinite
+    (for JSON)."""
     try:
         x = float(x)
     except (TypeError, ValueError):
@@ -67,7 +68,8 @@ class Evaluation:
 
     @property
     def predict_per_1k(self) -> float:
-        """Seconds its fold models together take to predict 1,000 rows: what it costs in an ensemble."""
+        """Seconds its fold models together take to predict 1,000 rows: what it costs in
+        an ensemble."""
         if not self.n_predicted:
             return float("nan")
         return 1000.0 * self.predict_time * len(self.fold_scores) / self.n_predicted

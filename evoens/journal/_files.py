@@ -124,8 +124,8 @@ class RunLock:
             self._file.close()
             self._file = None
             raise RunDirectoryBusyError(
-                f"run directory {self.path.parent} is in use by another evoens process (pid {holder}); "
-                "wait for it to finish, or use another run directory"
+                f"run directory {self.path.parent} is in use by another evoens process "
+                f"(pid {holder}); wait for it to finish, or use another run directory"
             ) from None
         self._file.seek(0)
         self._file.truncate()

@@ -146,7 +146,8 @@ class RunJournal:
 
 
 def read_evaluations(run_dir, artifacts: bool = False) -> dict[int, Evaluation]:
-    """Every candidate's latest record, read without taking the run's lock (the run may be going on).
+    """Every candidate's latest record, read without taking the run's lock (the run
+    may be going on).
 
     A torn last line (a write in progress, or a killed writer) is skipped.
     """
@@ -182,8 +183,9 @@ def _check_same_run(layout: RunLayout, settings: dict, fingerprint: str, folds) 
     stored_fp = layout.fingerprint.read_text().strip() if layout.fingerprint.exists() else ""
     if stored_fp != fingerprint:
         raise InvalidInputError(
-            f"run directory {layout.root} was made for a different dataset (fingerprint {stored_fp} != "
-            f"{fingerprint}); resume it with the same data, or use a new run directory"
+            f"run directory {layout.root} was made for a different dataset "
+            f"(fingerprint {stored_fp} != {fingerprint}); resume it with the same data, "
+            "or use a new run directory"
         )
     stored = json.loads(layout.settings.read_text())
     current = json.loads(json.dumps(settings, sort_keys=True, default=repr))
@@ -199,8 +201,8 @@ def _check_same_run(layout: RunLayout, settings: dict, fingerprint: str, folds) 
         )
     if layout.folds.exists() and not _same_folds(layout.folds, folds):
         raise InvalidInputError(
-            f"run directory {layout.root} was made with different CV folds for the same data and seed "
-            "(was scikit-learn upgraded?); use a new run directory"
+            f"run directory {layout.root} was made with different CV folds for the same data "
+            "and seed (was scikit-learn upgraded?); use a new run directory"
         )
 
 

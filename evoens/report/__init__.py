@@ -26,7 +26,8 @@ __all__ = [
 
 
 def build_report(source) -> str:
-    """The report page as HTML text, from a run directory, a :class:`RunData` or a fitted estimator."""
+    """The report page as HTML text, from a run directory, a :class:`RunData` or a
+    fitted estimator."""
     if isinstance(source, RunData):
         data = source
     elif hasattr(source, "ensemble_"):

@@ -14,9 +14,11 @@ __all__ = ["render"]
 _TOP_ROWS = 25
 
 _CSS = """
-body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #222;
+body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, \
+sans-serif; color: #222;
        margin: 0; background: #f6f7f9; }
-main { max-width: 1080px; margin: 0 auto; padding: 24px 28px 48px; background: #fff; min-height: 100vh; }
+main { max-width: 1080px; margin: 0 auto; padding: 24px 28px 48px; background: #fff; \
+min-height: 100vh; }
 h1 { font-size: 24px; margin: 0 0 2px; }
 h2 { font-size: 18px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 1px solid #e3e3e3; }
 .sub { color: #666; margin: 0 0 18px; }
@@ -28,14 +30,16 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
 th { background: #f3f4f6; font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.pipe { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; overflow-wrap: anywhere; }
+td.pipe { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; \
+overflow-wrap: anywhere; }
 tr.member td { background: #eef5ff; }
 .status-ok { color: #2e7d32; } .status-error, .status-killed { color: #c62828; }
 .status-timeout, .status-pruned { color: #a15c00; }
 img { max-width: 100%; height: auto; display: block; margin: 6px 0; }
 details summary { cursor: pointer; color: #4C72B0; margin: 8px 0; }
 .note { color: #666; font-size: 13px; }
-.grid2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 18px; align-items: start; }
+.grid2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 18px; \
+align-items: start; }
 @media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } }
 """
 
@@ -179,8 +183,8 @@ def _leaderboard(data: RunData, members: set) -> str:
 def _ensemble(data: RunData, colors) -> str:
     if not data.ensemble:
         return (
-            '<p class="note">No model yet: the run is going on, or stopped before building its ensemble '
-            "(<code>evoens resume</code> continues it).</p>"
+            '<p class="note">No model yet: the run is going on, or stopped before building '
+            "its ensemble (<code>evoens resume</code> continues it).</p>"
         )
     ens = data.ensemble
     members = sorted(ens["members"], key=lambda m: -m["weight"])
@@ -204,11 +208,14 @@ def _ensemble(data: RunData, colors) -> str:
     if held:
         parts = ", ".join(f"{_e(k)} {_fmt(v)}" for k, v in held.items())
         choice = (
-            f'<p class="note">Chosen: <b>{_e(ens["kind"])}</b>. Held-out (out-of-fold) score of each option: '
-            f"{parts}.</p>"
+            f'<p class="note">Chosen: <b>{_e(ens["kind"])}</b>. '
+            f"Held-out (out-of-fold) score of each option: {parts}.</p>"
         )
     if ens["kind"] == "stacked":
-        choice += '<p class="note">A stacker combines these members; the weights shown are uniform placeholders.</p>'
+        choice += (
+            '<p class="note">A stacker combines these members; '
+            "the weights shown are uniform placeholders.</p>"
+        )
     return (
         f'{choice}<div class="grid2"><div>{table}</div><div>'
         f"{_image(plots.ensemble_weights(ens['members'], colors), 'ensemble weights')}</div></div>"
@@ -235,8 +242,8 @@ def _failures(data: RunData) -> str:
         for (status, learner, reason), ids in sorted(groups.items(), key=lambda kv: -len(kv[1]))
     ]
     return (
-        f'<p class="note">{len(failed)} of {len(data.leaderboard)} evaluations did not finish with a score; '
-        "each cost only itself.</p>"
+        f'<p class="note">{len(failed)} of {len(data.leaderboard)} evaluations '
+        "did not finish with a score; each cost only itself.</p>"
         + _table(["status", "learner", "count", "ids", "reason"], rows, {"count"})
     )
 

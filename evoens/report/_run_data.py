@@ -85,7 +85,8 @@ def from_estimator(estimator, title: str = "evoens run", info: dict | None = Non
 
 
 def load_run(run_dir) -> RunData:
-    """Report data from a run directory: the fitted model when there is one, else the journal alone.
+    """Report data from a run directory: the fitted model when there is one, else the
+    journal alone.
 
     A run still going on, or one that crashed before writing its model, is
     reported from its journal (no ensemble section).

@@ -20,7 +20,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
-from .._budget import GRACE, Budget
+from .._budget import DEFAULT_TIME_BUDGET, GRACE, Budget
 from .._optuna import quiet_optuna
 from ..ensemble import EnsembleBuilder, EnsembleModel
 from ..evaluation import EvalContext, Evaluation, Status
@@ -36,7 +36,7 @@ __all__ = ["Run", "RunOptions", "RunResult", "make_backend"]
 class RunOptions:
     """How a run searches and where it evaluates; the estimators' parameters, validated."""
 
-    time_budget: float | None = 60.0
+    time_budget: float | None = DEFAULT_TIME_BUDGET
     generations: int | None = None
     population_size: int = 20
     early_stop: int | None = None
@@ -110,7 +110,8 @@ class Run:
         self.budget = budget or Budget.starting_now(options.time_budget, options.max_eval_time)
 
     def execute(self, client=None) -> RunResult:
-        """Search, ensemble, refit; raises :class:`AllCandidatesFailedError` if nothing succeeded."""
+        """Search, ensemble, refit; raises :class:`AllCandidatesFailedError` if nothing
+        succeeded."""
         records, reason, backend_ctx = self._search(client)
         search_time = time.time() - self.budget.started
         records = sorted(records, key=lambda e: e.id)

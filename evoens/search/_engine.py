@@ -196,7 +196,8 @@ class Evolution:
         return sum(1 for e in self.archive.values() if e.candidate.generation == g)
 
     def _filler(self) -> Candidate | None:
-        """A candidate for a worker that would idle at a generation barrier (time-bounded runs only).
+        """A candidate for a worker that would idle at a generation barrier
+        (time-bounded runs only).
 
         It joins the generation about to be bred (which then breeds fewer):
         a child bred from every result so far once there are a few, else a
@@ -229,7 +230,8 @@ class Evolution:
         self._expected.setdefault(g, set()).update(c.id for c in candidates)
 
     def _key(self, genome) -> str:
-        """The de-duplication key: the genome's, with choices that cannot matter on this data normalised.
+        """The de-duplication key: the genome's, with choices that cannot matter on this
+        data normalised.
 
         Without categorical columns the encoder cannot change a pipeline
         (nor can one-hot without integer-coded ones); a parameter at its
@@ -251,7 +253,8 @@ class Evolution:
         return Genome.create(genome.learner, params, steps).key
 
     def _param_defaults(self, learner: str) -> dict:
-        """The learner's ``param_defaults``, rounded as genome values are (computed once per learner)."""
+        """The learner's ``param_defaults``, rounded as genome values are (computed once
+        per learner)."""
         if learner not in self._defaults:
             defaults = getattr(self.space.learner_class(learner), "param_defaults", {})
             self._defaults[learner] = Genome.create(learner, defaults).param_dict
@@ -281,8 +284,9 @@ class Evolution:
 
     # -- breeding -------------------------------------------------------------
     def _breed(self, target: int, basis_gen: int | None, size: int, tag=()) -> list[Candidate]:
-        """``size`` candidates for generation ``target`` from the results of generations ``<= basis_gen``
-        (all results so far when None): immigrants first while seeds wait, then children."""
+        """``size`` candidates for generation ``target`` from the results of generations
+        ``<= basis_gen`` (all results so far when None): immigrants first while seeds wait,
+        then children."""
         rng = self._rng("breed", target, *tag)
         basis = sorted(
             (
@@ -359,8 +363,9 @@ class Evolution:
         return children
 
     def _prune_threshold(self, ok):
-        """Multi-fidelity over folds: a child whose first fold scores below the lowest quarter of the
-        population's first folds (the same rows) stops there, at 1/k of a full evaluation's cost."""
+        """Multi-fidelity over folds: a child whose first fold scores below the lowest
+        quarter of the population's first folds (the same rows) stops there, at 1/k of a
+        full evaluation's cost."""
         firsts = [e.fold_scores[0] for e in ok if e.fold_scores and np.isfinite(e.fold_scores[0])]
         if len(firsts) < 8:
             return None

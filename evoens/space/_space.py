@@ -115,7 +115,8 @@ class SearchSpace:
 
     # --- genomes -----------------------------------------------------------
     def seeds(self, task: str) -> list[Seed]:
-        """Each learner's default, then the seeds of all learners interleaved, each learner's best-first.
+        """Each learner's default, then the seeds of all learners interleaved, each
+        learner's best-first.
 
         Each learner's seeds run in the portfolio's priority order; across
         learners they take turns.  (One global priority order was tried: it
