@@ -412,3 +412,20 @@ def test_worker_killed_mid_run_costs_only_its_evaluations(cli_cluster, data):
     )  # lost ones say why; the others were retried elsewhere
     assert (board["status"] == "ok").sum() >= 4
     assert clf.predict(data[0][:3]).shape == (3,)
+
+
+def test_own_cluster_keeps_lost_workers_for_its_life_and_restores_the_setting():
+    from evoens.backends._dask_cluster import Cluster
+
+    key = "distributed.deploy.lost-worker-timeout"
+    before, environ = dask.config.get(key), dict(os.environ)
+    cluster = Cluster(n_workers=1)
+    cluster.open()
+    try:
+        # a worker restarted twice ~15 s apart must not be closed for good mid-restart
+        assert dask.config.get(key) == "1h"
+        assert len(cluster.client.nthreads()) == 1
+    finally:
+        cluster.close({})
+    assert dask.config.get(key) == before
+    assert dict(os.environ) == environ

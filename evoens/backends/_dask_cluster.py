@@ -32,6 +32,12 @@ LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.profile.enabled": False,
 }
 
+#: settings held for the life of that LocalCluster, restored when it closes: a lost worker's
+#: nanny is closed for good when no worker of its name is back ``lost-worker-timeout`` (15 s)
+#: later, so a worker restarted twice about 15 s apart (a learner that ignores its deadline,
+#: killed each time) can be caught mid-restart and the run goes on one worker short.
+LOCAL_CLUSTER_LIFETIME_CONFIG = {"distributed.deploy.lost-worker-timeout": "1h"}
+
 #: keys of the evoens tasks running in this (worker) process
 _EXECUTING: set = set()
 
@@ -79,6 +85,7 @@ class Cluster:
         self.client = None
         self.local = None  # the LocalCluster started here
         self._environ = None
+        self._lifetime_config = None
 
     @property
     def address(self) -> str:
@@ -118,16 +125,21 @@ class Cluster:
         import dask
 
         self._environ = dict(os.environ)
+        self._lifetime_config = dask.config.set(LOCAL_CLUSTER_LIFETIME_CONFIG)
         kwargs = {} if self.security is None else {"security": self.security}
-        with dask.config.set(LOCAL_CLUSTER_CONFIG):
-            self.local = distributed.LocalCluster(
-                n_workers=self.n_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                memory_limit="auto" if self.memory_limit is None else self.memory_limit,
-                **kwargs,
-            )
+        try:
+            with dask.config.set(LOCAL_CLUSTER_CONFIG):
+                self.local = distributed.LocalCluster(
+                    n_workers=self.n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    memory_limit="auto" if self.memory_limit is None else self.memory_limit,
+                    **kwargs,
+                )
+        except BaseException:
+            self._lifetime_config.__exit__(None, None, None)
+            raise
         self.client = distributed.Client(self.local, set_as_default=False, **kwargs)
 
     def _await_workers(self) -> None:
@@ -194,6 +206,7 @@ class Cluster:
             self.local.close()
             self.local = None
             _restore_environ(self._environ)
+            self._lifetime_config.__exit__(None, None, None)
             return
         timed = {k: d for k, d in abandoned.items() if d is not None}
         if timed:  # stop stragglers in the background, so fit returns at once
