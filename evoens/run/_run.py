@@ -20,7 +20,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
-from .._budget import DEFAULT_TIME_BUDGET, GRACE, Budget
+from .._budget import DEFAULT_TIME_BUDGET, Budget
 from .._optuna import quiet_optuna
 from ..ensemble import EnsembleBuilder, EnsembleModel
 from ..evaluation import EvalContext, Evaluation, Status
@@ -85,9 +85,8 @@ def make_backend(options: RunOptions, client=None):
             client=client,
             security=options.security,
             memory_limit=options.memory_limit,
-            grace=GRACE,
         )
-    return LocalBackend(options.n_workers, grace=GRACE)
+    return LocalBackend(options.n_workers)  # both take the Budget's GRACE by default
 
 
 class Run:
