@@ -152,7 +152,7 @@ class _EvoEnsembleBase(BaseEstimator):
         check_params(self.get_params())
         Xe, y_codes, classes, task, w = self._prepare(X, y, sample_weight)
         seed = self._seed()
-        k = auto_folds(len(y_codes)) if isinstance(self.cv, str) else self.cv
+        k = auto_folds(len(y_codes), self.time_budget) if isinstance(self.cv, str) else self.cv
         folds = make_folds(y_codes, task, k, seed)
         n_classes = 0 if classes is None else len(classes)
         data = Dataset(Xe, y_codes, task, self.encoder_.categorical_mask, folds, n_classes, w)

@@ -130,6 +130,27 @@ def test_time_bounded_workers_never_idle_at_a_generation_barrier():
     assert bred_filler.generation == 2 and bred_filler.operator in BRED | {"random"}
 
 
+def test_near_the_end_only_candidates_expected_to_finish_are_proposed():
+    engine, y = _engine(population=8, time_bounded=True, n_folds=3)
+    gen0 = [engine.ask() for _ in range(4)]
+    slow = gen0[0].genome.learner
+    for c in gen0:
+        e = _fake_evaluation(c, y, 0.5)
+        e.wall_time = 30.0 if c.genome.learner == slow else 1.0
+        engine.tell(e)
+    assert engine.expected_cost(slow) == 30.0
+    pruned = _fake_evaluation(gen0[1], y, 0.5)  # one fold of three in 2 s: a full one costs 6 s
+    pruned.fold_scores, pruned.wall_time = pruned.fold_scores[:1], 2.0
+    pruned.status = Status.PRUNED
+    engine.tell(pruned)
+    assert engine.expected_cost(gen0[1].genome.learner) == pytest.approx(3.5)
+    proposed = []
+    while (c := engine.ask(time_left=10.0)) is not None and len(proposed) < 30:
+        proposed.append(c)
+    assert proposed and all(c.genome.learner != slow for c in proposed)
+    assert engine.ask(time_left=None) is not None  # no limit: anything queued goes
+
+
 def test_breeding_is_independent_of_completion_order():
     a, y = _engine(seed=3)
     b, _ = _engine(seed=3)

@@ -20,7 +20,8 @@ def run_search(
     candidate found there with the same genome is told at once, never
     evaluated again.  The search is deterministic, so a resumed run proposes
     the same candidates in the same order.  Evaluations still running at
-    ``budget.search_end`` are abandoned (their workers stopped) and recorded.
+    ``budget.search_end`` are abandoned (their workers stopped) and recorded;
+    near it, the engine proposes only candidates expected to finish in time.
     """
     records = []
     replay = dict(replay or {})
@@ -43,7 +44,8 @@ def run_search(
             reason = f"no improvement in {early_stop} generations"
             break
         while backend.idle > 0:
-            candidate = engine.ask()
+            end = budget.search_end
+            candidate = engine.ask(None if end is None else end - time.time())
             if candidate is None:
                 break
             done = replay.pop(candidate.id, None)
@@ -53,8 +55,11 @@ def run_search(
                 records.append(done)
                 continue
             backend.submit(candidate, budget.eval_deadline(time.time()))
-        if backend.n_running == 0 and not engine.has_queued():
-            reason = "generations" if engine.done else "search space exhausted"
+        if backend.n_running == 0:
+            if engine.has_queued():  # queued, yet nothing was proposed
+                reason = "no candidate fits the time left"
+            else:
+                reason = "generations" if engine.done else "search space exhausted"
             break
         end = budget.search_end
         wait = 0.5 if end is None else max(0.0, min(0.5, end - time.time()))

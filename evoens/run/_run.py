@@ -165,6 +165,7 @@ class Run:
                 time_bounded=options.time_budget is not None,
                 categorical=bool(data.categorical_mask.any()),
                 low_cardinality=bool(data.low_cardinality.any()),
+                n_folds=len(data.folds),
             )
 
     def _search(self, client):

@@ -9,6 +9,12 @@ gets a filler (an immigrant, else a child bred from every result so far) and
 the measured fit time is one of the selection objectives; a run bounded by
 generations uses neither, so what it breeds never depends on a clock or on
 the order results arrive: it is reproducible.
+
+Near the end of a time-bounded run, :meth:`Evolution.ask` proposes only
+candidates whose expected cost fits the time left: the median cost of their
+learner's evaluations in this run, each scaled to all folds.  A candidate
+that would be stopped at the search's end wastes its worker's last seconds
+and returns nothing.
 """
 
 from __future__ import annotations
@@ -56,7 +62,12 @@ class Evolution:
         Whether the data has categorical columns (and integer-coded ones that
         one-hot encoders expand): without them, encoder choices that cannot
         change the pipeline make no new candidate.
+    n_folds : int
+        Folds of a full evaluation, to scale a pruned candidate's cost.
     """
+
+    #: children a filler may breed before one is expected to fit the time left
+    FILLER_ATTEMPTS = 4
 
     def __init__(
         self,
@@ -74,6 +85,7 @@ class Evolution:
         time_bounded=False,
         categorical=True,
         low_cardinality=True,
+        n_folds=1,
     ):
         self.space, self.task, self.metric, self.y = space, task, metric, y
         self.population_size = int(population_size)
@@ -81,6 +93,8 @@ class Evolution:
         self.sample_weight = sample_weight
         self.time_bounded = bool(time_bounded)
         self._categorical, self._low_cardinality = bool(categorical), bool(low_cardinality)
+        self.n_folds = max(1, int(n_folds))
+        self._costs: dict[str, list[float]] = {}
         self._immigrants: deque = deque()
         self._defaults: dict = {}
         self.n_fillers = 0
@@ -103,18 +117,46 @@ class Evolution:
         self._initial(list(seeds))
 
     # -- public state machine ---------------------------------------------
-    def ask(self) -> Candidate | None:
-        """The next candidate to evaluate, or None if the search must wait (or is done)."""
+    def ask(self, time_left: float | None = None) -> Candidate | None:
+        """The next candidate to evaluate, or None if the search must wait (or is done).
+
+        Parameters
+        ----------
+        time_left : float, optional
+            Seconds the search has left.  Only candidates whose expected cost
+            fits are proposed (the others stay queued); None: no limit.
+        """
         for g in sorted(self._queues):
-            if self._queues[g]:
-                return self._queues[g].popleft()
+            queue = self._queues[g]
+            for i, candidate in enumerate(queue):
+                if self.fits(candidate.genome.learner, time_left):
+                    del queue[i]
+                    return candidate
         if self.time_bounded:
-            return self._filler()
+            return self._filler(time_left)
         return None
+
+    def expected_cost(self, learner: str) -> float | None:
+        """Median seconds of a full evaluation of ``learner`` in this run; None before any.
+
+        A pruned evaluation counts as its cost per fold times the folds; one
+        stopped before a fold finished counts its wall time (a lower bound).
+        """
+        costs = self._costs.get(learner)
+        return float(np.median(costs)) if costs else None
+
+    def fits(self, learner: str, time_left: float | None) -> bool:
+        """Whether an evaluation of ``learner`` is expected to finish in ``time_left`` seconds."""
+        cost = None if time_left is None else self.expected_cost(learner)
+        return cost is None or cost <= time_left
 
     def tell(self, evaluation: Evaluation, breed: bool = True) -> None:
         """Record a finished evaluation; breeds new generations when one completes."""
         self.archive[evaluation.id] = evaluation
+        done = len(evaluation.fold_scores)
+        self._costs.setdefault(evaluation.genome.learner, []).append(
+            evaluation.wall_time * (self.n_folds / done if 0 < done < self.n_folds else 1.0)
+        )
         self._expected.get(evaluation.candidate.generation, set()).discard(evaluation.id)
         if breed:
             self._advance()
@@ -195,7 +237,7 @@ class Evolution:
     def _told_in(self, g) -> int:
         return sum(1 for e in self.archive.values() if e.candidate.generation == g)
 
-    def _filler(self) -> Candidate | None:
+    def _filler(self, time_left: float | None = None) -> Candidate | None:
         """A candidate for a worker that would idle at a generation barrier
         (time-bounded runs only).
 
@@ -209,20 +251,32 @@ class Evolution:
             return None
         child = None
         if sum(e.ok for e in self.archive.values()) >= max(4, self.population_size // 4):
-            children = self._breed(target, None, 1, tag=("filler", self.n_fillers))
-            child = children[0] if children else None
+            for attempt in range(self.FILLER_ATTEMPTS):
+                tag = ("filler", self.n_fillers, attempt)
+                children = self._breed(target, None, 1, tag=tag)
+                child = children[0] if children else None
+                if child is None or self.fits(child.genome.learner, time_left):
+                    break
+                child = None  # expected to outlast the search: try another
         if child is None:
-            child = self._immigrant(target)
+            ok = [e for e in self.archive.values() if e.ok]
+            child = self._immigrant(target, time_left, self._prune_threshold(ok))
         if child is not None:
             self.n_fillers += 1
             self._expected.setdefault(target, set()).add(child.id)
         return child
 
-    def _immigrant(self, target) -> Candidate | None:
-        while self._immigrants:
-            sd = self._immigrants.popleft()
-            if self._key(sd.genome) not in self._seen:
-                return self._candidate(sd.genome, target, "init", (), sd.source)
+    def _immigrant(self, target, time_left=None, prune_below=None) -> Candidate | None:
+        """The next waiting seed (that fits ``time_left``) as a candidate of ``target``.
+
+        Like a child, it stops after its first fold if that fold scores below
+        ``prune_below``.
+        """
+        for i, sd in enumerate(self._immigrants):
+            if self._key(sd.genome) in self._seen or not self.fits(sd.genome.learner, time_left):
+                continue
+            del self._immigrants[i]
+            return self._candidate(sd.genome, target, "init", (), sd.source, prune_below)
         return None
 
     def _enqueue(self, g, candidates):
@@ -301,10 +355,12 @@ class Evolution:
         n_immigrants = (
             min(size, int(np.ceil(size * (0.5 if target == 1 else 0.25)))) if not tag else 0
         )
-        while len(children) < n_immigrants and (child := self._immigrant(target)) is not None:
-            children.append(child)
         ok = [e for e in basis if e.ok]
         prune_below = self._prune_threshold(ok)
+        while len(children) < n_immigrants:
+            if (child := self._immigrant(target, None, prune_below)) is None:
+                break
+            children.append(child)
         if not ok:
             return self._fill_random(rng, target, children, prune_below, size)
         score = np.array([e.score for e in ok])
