@@ -49,6 +49,18 @@ def test_forest_fold_model_keeps_its_share_of_the_trees_for_the_bag():
     assert len(small.model_.estimators_) == 25  # never below min_bag_trees
 
 
+def test_forest_fold_model_grows_only_what_the_bag_keeps_and_enough_for_its_oof():
+    X, y = _regression(n=400, d=5)
+    fold = ExtraTreesLearner("regression", {"n_estimators": 1000})
+    fold.bag_size = 8
+    assert len(fold.fit(X, y).model_.estimators_) == 125  # 1000 / 8
+    fold = RandomForestLearner("regression", {"n_estimators": 300})
+    fold.bag_size = 8
+    assert len(fold.fit(X, y).model_.estimators_) == 64  # 300 / 8, but min_fold_trees
+    whole = RandomForestLearner("regression", {"n_estimators": 100})  # not a fold model
+    assert len(whole.fit(X, y).model_.estimators_) == 100
+
+
 def test_forest_members_keep_their_share_of_trees_for_the_bag(binary_data, tmp_path):
     from sklearn.metrics import roc_auc_score
 

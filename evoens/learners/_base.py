@@ -53,6 +53,8 @@ class Learner(BaseEstimator):
     #: rows a fold: log loss 0.022 -> 0.015), wine (3.2k), phoneme and spambase
     #: (3.5k, 3.0k: +0.002, +0.0003 AUC); at 5.4k (197_cpu_act) it did not
     refit_rows = 4_000
+    #: fold models whose predictions are averaged; cross-validation sets it before ``fit``
+    bag_size = 1
 
     def __init__(
         self, task="binary", params=None, categorical=(), n_jobs=1, random_state=0, device="cpu"

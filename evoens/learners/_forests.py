@@ -13,6 +13,13 @@ __all__ = ["ExtraTreesLearner", "RandomForestLearner"]
 class _ForestLearner(Learner):
     """Tree ensembles grown in chunks, checking the deadline between chunks.
 
+    A fold model grows the trees its share of the bag needs (``n_estimators /
+    bag_size``), but at least :attr:`min_fold_trees` for its out-of-fold
+    predictions: 64 trees a fold instead of 300 at 5 or 8 folds, with the same
+    bag (the first trees of a forest do not depend on how many follow) at a
+    fifth of the cost.  Not on multiclass data: there the out-of-fold log loss
+    of a forest needs its trees (wine, ExtraTrees: 0.85 with 300, 0.92 with
+    128, 1.03 with 64), and a worse one costs the forest its ensemble weight.
     The first chunk is small; later ones are sized from the measured time per
     tree so that a chunk ends before the fold's soft deadline, rather than
     overrunning it (and then the evaluation's hard one) by a whole chunk.
@@ -23,12 +30,17 @@ class _ForestLearner(Learner):
     param_defaults = {"min_samples_leaf": 1, "max_leaf_nodes": None}
     #: fewest trees a fold model keeps in :meth:`shrink_for_bag`
     min_bag_trees = 25
+    #: fewest trees a fold model grows: enough for steady out-of-fold predictions
+    min_fold_trees = 64
 
     def _make(self, params):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _fit(self, X, y, sample_weight, params):
-        total = int(params.pop("n_estimators", 300))
+        total = self.n_requested_ = int(params.pop("n_estimators", 300))
+        multiclass = self._is_classifier and len(self.classes_) > 2
+        if self.bag_size > 1 and not multiclass:  # a fold model: the bag keeps 1/bag_size
+            total = min(total, max(self.min_fold_trees, -(-total // self.bag_size)))
         criterion = params.get("criterion")
         classifying = criterion in ("gini", "entropy", "log_loss")
         if criterion is not None and classifying != self._is_classifier:
@@ -58,7 +70,8 @@ class _ForestLearner(Learner):
         full-depth forest can take 100+ MB per fold.
         """
         trees = self.model_.estimators_
-        keep = min(len(trees), max(self.min_bag_trees, -(-len(trees) // int(n_models))))
+        requested = max(len(trees), getattr(self, "n_requested_", 0))
+        keep = min(len(trees), max(self.min_bag_trees, -(-requested // int(n_models))))
         self.model_.estimators_ = trees[:keep]
         self.model_.n_estimators = keep
 

@@ -43,10 +43,12 @@ def run_search(
         ):
             reason = f"no improvement in {early_stop} generations"
             break
+        starved = False  # a worker was free, and nothing was proposed
         while backend.idle > 0:
             end = budget.search_end
             candidate = engine.ask(None if end is None else end - time.time())
             if candidate is None:
+                starved = True
                 break
             done = replay.pop(candidate.id, None)
             if done is not None and done.genome == candidate.genome:
@@ -55,11 +57,11 @@ def run_search(
                 records.append(done)
                 continue
             backend.submit(candidate, budget.eval_deadline(time.time()))
-        if backend.n_running == 0:
-            if engine.has_queued():  # queued, yet nothing was proposed
-                reason = "no candidate fits the time left"
-            else:
-                reason = "generations" if engine.done else "search space exhausted"
+        if backend.n_running == 0 and not engine.has_queued():
+            reason = "generations" if engine.done else "search space exhausted"
+            break
+        if backend.n_running == 0 and starved:  # queued, yet none expected to finish in time
+            reason = "no candidate fits the time left"
             break
         end = budget.search_end
         wait = 0.5 if end is None else max(0.0, min(0.5, end - time.time()))

@@ -95,6 +95,8 @@ class Evolution:
         self._categorical, self._low_cardinality = bool(categorical), bool(low_cardinality)
         self.n_folds = max(1, int(n_folds))
         self._costs: dict[str, list[float]] = {}
+        self._starved_at = -1  # archive size when no filler fitted the time left
+        self._gains: tuple = ((), None)  # (ids, gains) of the last ensemble-gain computation
         self._immigrants: deque = deque()
         self._defaults: dict = {}
         self.n_fillers = 0
@@ -249,6 +251,8 @@ class Evolution:
         target = self._bred + 1
         if self.exhausted or (self.max_generations is not None and target >= self.max_generations):
             return None
+        if time_left is not None and self._starved_at == len(self.archive):
+            return None  # nothing fitted a moment ago, and nothing new has been learned
         child = None
         if sum(e.ok for e in self.archive.values()) >= max(4, self.population_size // 4):
             for attempt in range(self.FILLER_ATTEMPTS):
@@ -264,6 +268,8 @@ class Evolution:
         if child is not None:
             self.n_fillers += 1
             self._expected.setdefault(target, set()).add(child.id)
+        elif time_left is not None:
+            self._starved_at = len(self.archive)
         return child
 
     def _immigrant(self, target, time_left=None, prune_below=None) -> Candidate | None:
@@ -434,6 +440,13 @@ class Evolution:
 
     def _ensemble_gains(self, ok) -> np.ndarray:
         """Each candidate's marginal gain to the current greedy ensemble (top by score)."""
+        ids = tuple(e.id for e in ok)
+        if self._gains[0] == ids:  # fillers breed often from the same results
+            return self._gains[1]
+        self._gains = (ids, self._compute_gains(ok))
+        return self._gains[1]
+
+    def _compute_gains(self, ok) -> np.ndarray:
         rows = self._gain_rows
         y = self.y if rows is None else self.y[rows]
         w = (
