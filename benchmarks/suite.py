@@ -102,6 +102,11 @@ def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) ->
     predict_s = time.time() - predict_start
     board = model.leaderboard_
     bred = board.operator.isin(BRED)
+    folds = board.fold_scores.map(len)
+    fold_fits = {
+        learner: round(float(folds[rows].sum() / max(board.fit_time[rows].sum(), 1e-9)), 3)
+        for learner, rows in board.groupby("learner").groups.items()
+    }
     weight = board.ensemble_weight.sum()
     return {
         "bred_share": float(bred.mean()),
@@ -121,6 +126,8 @@ def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) ->
         "predict_s_per_1k": 1000 * predict_s / len(X_te),
         "predict_over_budget": predict_s / budget,
         "evaluations": int(len(board)),
+        "evaluations_per_minute": 60 * len(board) / max(model.search_time_, 1e-9),
+        "fold_fits_per_second": fold_fits,
         "failures": int((board.status != "ok").sum()),
         "ensemble": model.ensemble_.kind,
         "members": len(model.ensemble_.members),
@@ -203,6 +210,22 @@ def summarise(results: list[dict]) -> str:
     lines.append(
         f"fit wall time / budget: median {np.nanmedian(ratios):.3f}, max {np.nanmax(ratios):.3f}"
     )
+    done = [r for r in results if r.get("evaluations") is not None]
+    if done:
+        lines.append(
+            f"evaluations: median {np.median([r['evaluations'] for r in done]):.1f} "
+            f"({np.median([r['evaluations_per_minute'] for r in done]):.1f} a minute); "
+            f"bred: median {np.median([r['bred_share'] for r in done]):.0%} of evaluations, "
+            f"mean {np.mean([r['bred_weight'] for r in done]):.0%} of ensemble weight"
+        )
+        rates: dict = {}
+        for r in done:
+            for learner, rate in r.get("fold_fits_per_second", {}).items():
+                rates.setdefault(learner, []).append(rate)
+        lines.append(
+            "fold fits per second, median over datasets: "
+            + ", ".join(f"{k} {np.median(v):.2f}" for k, v in sorted(rates.items()))
+        )
     versus = [
         (r, AUTOGLUON_BEST_300[r["dataset"]])
         for r in results
@@ -284,7 +307,7 @@ def main(argv=None):
         results.append(result)
         print(
             f"{name:20s} {result['metric']:.5g}  fit {result['fit_s']:.1f}s  "
-            f"evals {result['evaluations']}  "
+            f"evals {result['evaluations']} ({result['evaluations_per_minute']:.1f}/min)  "
             f"failures {result['failures']}  {result['ensemble']}({result['members']})  "
             f"bred {result['bred_share']:.0%} of evals, {result['bred_weight']:.0%} of weight  "
             f"predict {result['predict_s']:.2f}s ({result['predict_s_per_1k']:.3f}s/1k rows, "

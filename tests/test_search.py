@@ -6,7 +6,7 @@ import pytest
 from evoens._metrics import get_metric
 from evoens.evaluation import Evaluation, Status
 from evoens.search import Evolution, crossover, mutate_step, pareto_fronts, perturb, swap_learner
-from evoens.space import load_space
+from evoens.space import Genome, load_space
 
 TASK = "binary"
 
@@ -138,12 +138,15 @@ def test_near_the_end_only_candidates_expected_to_finish_are_proposed():
         e = _fake_evaluation(c, y, 0.5)
         e.wall_time = 30.0 if c.genome.learner == slow else 1.0
         engine.tell(e)
-    assert engine.expected_cost(slow) == 30.0
+    assert engine.expected_cost(gen0[0].genome) == 30.0
+    assert slow == "lightgbm"  # a booster at half the learning rate runs about twice the rounds
+    slower = Genome.create(slow, {**gen0[0].genome.param_dict, "learning_rate": 0.025})
+    assert engine.expected_cost(slower) == pytest.approx(60.0)
     pruned = _fake_evaluation(gen0[1], y, 0.5)  # one fold of three in 2 s: a full one costs 6 s
     pruned.fold_scores, pruned.wall_time = pruned.fold_scores[:1], 2.0
     pruned.status = Status.PRUNED
     engine.tell(pruned)
-    assert engine.expected_cost(gen0[1].genome.learner) == pytest.approx(3.5)
+    assert engine.expected_cost(gen0[1].genome) == pytest.approx(3.5)
     proposed = []
     while (c := engine.ask(time_left=10.0)) is not None and len(proposed) < 30:
         proposed.append(c)

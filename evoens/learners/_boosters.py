@@ -62,6 +62,12 @@ class LightGBMLearner(Learner):
         "lambda_l2": 0.0,
     }
 
+    @classmethod
+    def relative_cost(cls, params) -> float:
+        """Cost against the defaults: early-stopped rounds grow as 1 / learning rate."""
+        default = cls.param_defaults["learning_rate"]
+        return default / float(params.get("learning_rate", default))
+
     def _settings(self, params, n_classes):
         objective = "regression"
         if self._is_classifier:
@@ -156,6 +162,12 @@ class XGBoostLearner(Learner):
         "subsample": 1.0,
         "reg_lambda": 1.0,
     }
+
+    @classmethod
+    def relative_cost(cls, params) -> float:
+        """Cost against the defaults: early-stopped rounds grow as 1 / learning rate."""
+        default = cls.param_defaults["learning_rate"]
+        return default / float(params.get("learning_rate", default))
 
     def _settings(self, params, n_classes):
         full = {

@@ -131,33 +131,43 @@ class Evolution:
         for g in sorted(self._queues):
             queue = self._queues[g]
             for i, candidate in enumerate(queue):
-                if self.fits(candidate.genome.learner, time_left):
+                if self.fits(candidate.genome, time_left):
                     del queue[i]
                     return candidate
         if self.time_bounded:
             return self._filler(time_left)
         return None
 
-    def expected_cost(self, learner: str) -> float | None:
-        """Median seconds of a full evaluation of ``learner`` in this run; None before any.
+    def expected_cost(self, genome: Genome) -> float | None:
+        """Expected seconds of a full evaluation of ``genome``; None before any of its learner.
 
-        A pruned evaluation counts as its cost per fold times the folds; one
-        stopped before a fold finished counts its wall time (a lower bound).
+        The median cost of its learner's evaluations in this run, each scaled
+        by the learner's :meth:`relative_cost` of the two genomes (boosters:
+        rounds grow as the learning rate shrinks).  A pruned evaluation counts
+        its cost per fold times the folds; one stopped before a fold finished
+        counts its wall time (a lower bound).
         """
-        costs = self._costs.get(learner)
-        return float(np.median(costs)) if costs else None
+        costs = self._costs.get(genome.learner)
+        if not costs:
+            return None
+        return float(np.median(costs)) * self._relative_cost(genome)
 
-    def fits(self, learner: str, time_left: float | None) -> bool:
-        """Whether an evaluation of ``learner`` is expected to finish in ``time_left`` seconds."""
-        cost = None if time_left is None else self.expected_cost(learner)
+    def fits(self, genome: Genome, time_left: float | None) -> bool:
+        """Whether an evaluation of ``genome`` is expected to finish in ``time_left`` seconds."""
+        cost = None if time_left is None else self.expected_cost(genome)
         return cost is None or cost <= time_left
+
+    def _relative_cost(self, genome: Genome) -> float:
+        relative = getattr(self.space.learner_class(genome.learner), "relative_cost", None)
+        return 1.0 if relative is None else max(1e-3, float(relative(genome.param_dict)))
 
     def tell(self, evaluation: Evaluation, breed: bool = True) -> None:
         """Record a finished evaluation; breeds new generations when one completes."""
         self.archive[evaluation.id] = evaluation
         done = len(evaluation.fold_scores)
+        scale = self.n_folds / done if 0 < done < self.n_folds else 1.0
         self._costs.setdefault(evaluation.genome.learner, []).append(
-            evaluation.wall_time * (self.n_folds / done if 0 < done < self.n_folds else 1.0)
+            evaluation.wall_time * scale / self._relative_cost(evaluation.genome)
         )
         self._expected.get(evaluation.candidate.generation, set()).discard(evaluation.id)
         if breed:
@@ -259,7 +269,7 @@ class Evolution:
                 tag = ("filler", self.n_fillers, attempt)
                 children = self._breed(target, None, 1, tag=tag)
                 child = children[0] if children else None
-                if child is None or self.fits(child.genome.learner, time_left):
+                if child is None or self.fits(child.genome, time_left):
                     break
                 child = None  # expected to outlast the search: try another
         if child is None:
@@ -279,7 +289,7 @@ class Evolution:
         ``prune_below``.
         """
         for i, sd in enumerate(self._immigrants):
-            if self._key(sd.genome) in self._seen or not self.fits(sd.genome.learner, time_left):
+            if self._key(sd.genome) in self._seen or not self.fits(sd.genome, time_left):
                 continue
             del self._immigrants[i]
             return self._candidate(sd.genome, target, "init", (), sd.source, prune_below)
