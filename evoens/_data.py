@@ -334,23 +334,25 @@ def check_sample_weight(sample_weight, n_rows: int, y_codes=None) -> np.ndarray 
     return w
 
 
-#: ``cv="auto"`` takes 8 folds up to this many rows per second of budget
-AUTO_FOLDS_ROWS_PER_SECOND = 30
+#: ``cv="auto"`` takes 8 folds below this many rows per second of budget (and 10,000 rows)
+AUTO_FOLDS_ROWS_PER_SECOND = 80
 
 
 def auto_folds(n_rows: int, time_budget: float | None = None) -> int:
-    """Folds for ``cv="auto"``: 8 where evaluations are cheap for the budget, else 5.
+    """Folds for ``cv="auto"``: 8 on small data, 5 where the budget is short for the rows.
 
-    Predictions average the fold models, each trained on (k-1)/k of the rows,
-    and an evaluation with 8 folds costs about 1.75x one with 5 (7/8 of the
-    rows 8 times against 4/5 of them 5 times).  On small data the extra rows
-    are worth it (a fold model of car improves by a third in log loss with
-    10% more rows), but the time they take is time the search does not get:
-    8 folds up to :data:`AUTO_FOLDS_ROWS_PER_SECOND` rows per second of
-    budget (1,800 rows at 60 s, 9,000 at 300 s), 5 beyond.  A run bounded by
-    generations (no budget) takes 8 below 10,000 rows.
+    Predictions average the fold models, each trained on (k-1)/k of the
+    rows, and an evaluation with 8 folds costs about 1.75x one with 5 (7/8 of
+    the rows 8 times against 4/5 of them 5 times).  At 60 s on 2 cores, 5
+    folds made 1.5-2.5x the evaluations, yet scored worse on churn and wine
+    (3,700 rows, both splits tried) and better on satimage, 197_cpu_act and
+    503_wind (4,800-6,100 rows): 8 folds below 10,000 rows and below
+    :data:`AUTO_FOLDS_ROWS_PER_SECOND` rows per second of budget (4,800 at
+    60 s; from 125 s on, the row limit alone), else 5.
     """
-    limit = 10_000 if time_budget is None else AUTO_FOLDS_ROWS_PER_SECOND * time_budget
+    limit = (
+        10_000 if time_budget is None else min(10_000, AUTO_FOLDS_ROWS_PER_SECOND * time_budget)
+    )
     return 8 if n_rows < limit else 5
 
 

@@ -19,10 +19,9 @@ PARAMETERS = """
         log loss (multiclass) or RMSE (regression).
     cv : int or "auto", default="auto"
         Folds of the run's fixed cross-validation (stratified for classifiers).
-        ``"auto"`` takes 8 folds below 30 rows per second of ``time_budget``
-        (1,800 rows at 60 s; fold models then see 7/8 of the rows, which counts
-        most on small data) and 5 from there on; without a budget, 8 below
-        10,000 rows.
+        ``"auto"`` takes 8 folds below 10,000 rows and below 80 rows per
+        second of ``time_budget`` (4,800 rows at 60 s; fold models then see 7/8
+        of the rows, which counts most on small data), else 5.
     n_jobs : int, default=1
         Cores to use in total (worker processes x learner threads); -1 for all.
     space : str, path or SearchSpace, default="default"

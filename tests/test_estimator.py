@@ -161,8 +161,8 @@ def test_cv_auto_takes_eight_folds_on_small_data_and_five_on_large(binary_data):
     from evoens._data import auto_folds
 
     assert (auto_folds(9_999), auto_folds(10_000)) == (8, 5)  # no budget: by rows
-    assert (auto_folds(1_799, 60), auto_folds(1_800, 60)) == (8, 5)  # rows against the budget
-    assert auto_folds(5_000, 300) == 8
+    assert (auto_folds(4_799, 60), auto_folds(4_800, 60)) == (8, 5)  # rows against the budget
+    assert (auto_folds(9_999, 300), auto_folds(10_000, 300)) == (8, 5)
     X, y = binary_data
     params = {
         **FAST,

@@ -240,6 +240,15 @@ def test_pruning_threshold_appears_once_the_population_has_scores():
     assert any(c.prune_below is not None for c in told if c.generation >= 2)
 
 
+def test_the_pruning_bar_rises_with_the_population():
+    engine, y = _engine(population=8)
+    candidates = [engine.ask() for _ in range(4)]
+    weak = [_fake_evaluation(c, y, 0.1) for c in candidates] * 3
+    strong = [_fake_evaluation(c, y, 0.9) for c in candidates] * 2
+    assert engine._prune_threshold(weak) < engine._prune_threshold(weak + strong)
+    assert engine._prune_threshold(weak + strong) >= min(e.score for e in strong)
+
+
 def test_stalled_generations_counts_since_last_improvement():
     engine, _ = _engine()
     engine.best_by_generation = [0.5, 0.7, 0.7, 0.69]

@@ -76,7 +76,8 @@ def _search_options(p):
         "--cv",
         type=_folds,
         metavar="K|auto",
-        help="cross-validation folds (default auto: 8 below 30 rows per second of budget, else 5)",
+        help="cross-validation folds (default auto: 8 below 10,000 rows and below 80 rows "
+        "per second of budget, else 5)",
     )
     p.add_argument(
         "--population-size",

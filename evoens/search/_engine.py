@@ -437,8 +437,12 @@ class Evolution:
     def _prune_threshold(self, ok):
         """Multi-fidelity over folds: a child whose first fold scores below the lowest
         quarter of the population's first folds (the same rows) stops there, at 1/k of a
-        full evaluation's cost."""
-        firsts = [e.fold_scores[0] for e in ok if e.fold_scores and np.isfinite(e.fold_scores[0])]
+        full evaluation's cost.  The population is the best ``population_size`` results
+        so far (at least 8), so the bar rises as the search improves."""
+        elite = sorted(ok, key=lambda e: (-e.score, e.id))[: max(8, self.population_size)]
+        firsts = [
+            e.fold_scores[0] for e in elite if e.fold_scores and np.isfinite(e.fold_scores[0])
+        ]
         if len(firsts) < 8:
             return None
         return float(np.percentile(firsts, 25))
