@@ -28,17 +28,12 @@ __all__ = ["Budget", "fold_deadline", "DEFAULT_TIME_BUDGET", "GRACE"]
 #: seconds for a whole fit when none is given (the estimators' and the command's default)
 DEFAULT_TIME_BUDGET = 60.0
 
-#: share of T kept after the search for the ensemble and the refit (the most it keeps)
+#: share of T kept after the search for the ensemble and the refit
 RESERVE_SHARE = 0.07
 #: the reserve never drops below 1 s (the ensemble of a small pool takes about that)
 RESERVE_MIN = 1.0
 #: nor exceeds 30 s: the ensemble step costs seconds, not minutes, at any budget
 RESERVE_MAX = 30.0
-#: a reserve sized from the ensemble step's expected cost keeps this many times that cost
-#: (machines differ; an underestimate costs the ensemble options it cannot finish, not time)
-ENSEMBLE_SAFETY = 3.0
-#: and this many seconds more, for stopping the workers and the search's last records
-SHUTDOWN_SECONDS = 1.0
 #: one evaluation may take a third of T, so a run always sees several
 EVAL_SHARE = 1 / 3
 #: but never less than 5 s: below that even a default booster times out on mid-size data
@@ -67,15 +62,11 @@ class Budget:
         When the fit started.
     max_eval_time : float or None
         The user's cap on one evaluation; ``None``: :data:`EVAL_SHARE` of the budget.
-    ensemble_seconds : float or None
-        The ensemble step's expected cost, when nothing but the ensemble
-        follows the search (no refit): the reserve is sized from it.
     """
 
     seconds: float | None
     started: float
     max_eval_time: float | None = None
-    ensemble_seconds: float | None = None
 
     @classmethod
     def starting_now(cls, seconds=None, max_eval_time=None) -> Budget:
@@ -91,20 +82,10 @@ class Budget:
 
     @property
     def reserve(self) -> float:
-        """Seconds kept after the search for the ensemble (and the refit).
-
-        :data:`RESERVE_SHARE` of the budget (between :data:`RESERVE_MIN` and
-        :data:`RESERVE_MAX`), or less when ``ensemble_seconds`` says the
-        ensemble step needs less: then :data:`ENSEMBLE_SAFETY` times it, plus
-        the margins.
-        """
+        """Seconds kept after the search for the ensemble and the refit."""
         if self.seconds is None:
             return 0.0
-        share = min(RESERVE_MAX, max(RESERVE_MIN, RESERVE_SHARE * self.seconds))
-        if self.ensemble_seconds is None:
-            return share
-        sized = ENSEMBLE_SAFETY * self.ensemble_seconds + SHUTDOWN_SECONDS + ENSEMBLE_MARGIN
-        return min(share, max(RESERVE_MIN, sized))
+        return min(RESERVE_MAX, max(RESERVE_MIN, RESERVE_SHARE * self.seconds))
 
     @property
     def search_end(self) -> float | None:

@@ -26,15 +26,6 @@ def test_the_search_ends_before_the_budget_by_the_reserve():
     assert b.search_over(b.search_end) and not b.search_over(b.search_end - 0.01)
 
 
-def test_the_reserve_is_sized_from_the_ensemble_step_when_nothing_else_follows():
-    margins = _budget.SHUTDOWN_SECONDS + _budget.ENSEMBLE_MARGIN
-    sized = Budget(300.0, 0.0, ensemble_seconds=2.0)
-    assert sized.reserve == pytest.approx(_budget.ENSEMBLE_SAFETY * 2.0 + margins)
-    assert Budget(60.0, 0.0, ensemble_seconds=100.0).reserve == pytest.approx(0.07 * 60)
-    assert Budget(60.0, 0.0, ensemble_seconds=0.0).reserve == pytest.approx(margins)
-    assert Budget(5.0, 0.0, ensemble_seconds=0.0).reserve == _budget.RESERVE_MIN  # the share
-
-
 def _pool(n_candidates, n_rows, n_classes, rng):
     """Out-of-fold predictions of a full pool: weak, noisy probabilities around the truth."""
     y = rng.integers(0, n_classes, n_rows)
@@ -59,20 +50,22 @@ def _pool(n_candidates, n_rows, n_classes, rng):
 
 
 def test_the_ensemble_reserve_covers_the_measured_ensemble_cost():
-    # a full pool (20 by score plus each learner's best), 5,000 rows, 3 classes, 8 folds:
-    # the step fits in the reserve sized from its expected cost (a third of it, on the
-    # machine the cost was measured on), with the margins kept for returning
+    # a 60 s run on 2 cores makes 10-40 evaluations of data like the public suite's
+    # (up to ~5,000 rows): a full pool (20 by score plus each learner's best), 3 classes,
+    # 8 folds.  (At 10,000 rows and 5 classes the step takes about 4 s, more than a 60 s
+    # run keeps; the builder's deadline then drops the options it cannot finish.)
     rng = np.random.default_rng(0)
     builder = EnsembleBuilder(get_metric(None, "multiclass", np.arange(3)))
-    evaluations, y = _pool(builder.max_pool + builder.EXTRA_POOL, 5000, 3, rng)
+    evaluations, y = _pool(builder.max_pool + 2, 5000, 3, rng)
     folds = make_folds(y, "multiclass", 8, 0)
     started = time.perf_counter()
     model = builder.build(evaluations, y, folds, "multiclass", 3)  # no deadline: its full cost
     cost = time.perf_counter() - started
-    budget = Budget(60.0, 0.0, ensemble_seconds=builder.expected_seconds(5000, 3))
+    budget = Budget(60.0, 0.0)
     assert len(model.candidates_scores) == 3  # single, weighted and stacked were all compared
-    kept = budget.reserve - _budget.ENSEMBLE_MARGIN - _budget.SHUTDOWN_SECONDS
-    assert cost < kept, f"the ensemble step took {cost:.1f}s; a 60 s run keeps {kept:.1f}s for it"
+    assert cost < budget.reserve - _budget.ENSEMBLE_MARGIN, (
+        f"the ensemble step took {cost:.1f}s; a 60 s run keeps {budget.reserve:.1f}s for it"
+    )
 
 
 def test_an_evaluation_may_take_a_third_of_the_budget_but_never_past_the_search():

@@ -159,18 +159,6 @@ class EnsembleBuilder:
                 learners.add(e.genome.learner)
         return pool
 
-    #: seconds of the ensemble step per candidate, row and prediction column (measured:
-    #: a pool of 25, 10,000 rows, 5 classes and 8 folds took about 4 s on one core)
-    SECONDS_PER_CELL = 3.6e-6
-    #: candidates beyond ``max_pool`` that a full pool holds (each learner's best)
-    EXTRA_POOL = 5
-
-    def expected_seconds(self, n_rows: int, n_classes: int) -> float:
-        """The build's expected cost with a full pool on ``n_rows`` rows: the run's
-        reserve is sized from it."""
-        cells = min(int(n_rows), self.max_rows) * max(1, int(n_classes))
-        return self.SECONDS_PER_CELL * (self.max_pool + self.EXTRA_POOL) * cells
-
     def build(
         self, evaluations, y, folds, task, n_classes, sample_weight=None, deadline=None
     ) -> EnsembleModel:

@@ -16,7 +16,6 @@ command goes through the estimators.  The Run then does the rest, in order:
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -107,14 +106,7 @@ class Run:
 
     def __init__(self, options: RunOptions, data, metric, space, budget: Budget | None = None):
         self.options, self.data, self.metric, self.space = options, data, metric, space
-        budget = budget or Budget.starting_now(options.time_budget, options.max_eval_time)
-        if not options.refit and budget.ensemble_seconds is None:  # only the ensemble follows
-            cost = self._builder().expected_seconds(len(data.y), data.n_classes)
-            budget = dataclasses.replace(budget, ensemble_seconds=cost)
-        self.budget = budget
-
-    def _builder(self) -> EnsembleBuilder:
-        return EnsembleBuilder(self.metric, seed=self.options.seed)
+        self.budget = budget or Budget.starting_now(options.time_budget, options.max_eval_time)
 
     def execute(self, client=None) -> RunResult:
         """Search, ensemble, refit; raises :class:`AllCandidatesFailedError` if nothing
@@ -139,7 +131,7 @@ class Run:
                 stacklevel=3,
             )
         data = self.data
-        ensemble = self._builder().build(
+        ensemble = EnsembleBuilder(self.metric, seed=self.options.seed).build(
             ok,
             data.y,
             data.folds,
