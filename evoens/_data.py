@@ -334,8 +334,10 @@ def check_sample_weight(sample_weight, n_rows: int, y_codes=None) -> np.ndarray 
     return w
 
 
-#: ``cv="auto"`` takes 8 folds below this many rows per second of budget (and 10,000 rows)
+#: ``cv="auto"`` takes 8 folds below this many rows per second of budget ...
 AUTO_FOLDS_ROWS_PER_SECOND = 80
+#: ... and below this many rows, with a budget or without
+AUTO_FOLDS_MAX_ROWS = 10_000
 
 
 def auto_folds(n_rows: int, time_budget: float | None = None) -> int:
@@ -350,9 +352,9 @@ def auto_folds(n_rows: int, time_budget: float | None = None) -> int:
     :data:`AUTO_FOLDS_ROWS_PER_SECOND` rows per second of budget (4,800 at
     60 s; from 125 s on, the row limit alone), else 5.
     """
-    limit = (
-        10_000 if time_budget is None else min(10_000, AUTO_FOLDS_ROWS_PER_SECOND * time_budget)
-    )
+    limit = AUTO_FOLDS_MAX_ROWS
+    if time_budget is not None:
+        limit = min(limit, AUTO_FOLDS_ROWS_PER_SECOND * time_budget)
     return 8 if n_rows < limit else 5
 
 
