@@ -1,10 +1,11 @@
-"""Evaluations per minute of XGBoost and LightGBM candidates, CPU against GPU \
+"""Evaluations per minute of XGBoost, LightGBM and CatBoost candidates, CPU against GPU \
 (run on a GPU machine).
 
 The data (default: adult, the largest bundled classification dataset) is
 replicated to ``--rows`` rows (1,000,000 by default).  The same candidates
 (each learner's default from the "fast" space, then random ones from a fixed
-seed) are cross-validated once per device through ``evoens.evaluation.evaluate``,
+seed; CatBoost's from the "catboost" space, when the ``catboost`` extra is
+installed) are cross-validated once per device through ``evoens.evaluation.evaluate``,
 the function the workers run: on CPU with every core as learner threads, on
 the GPU with one thread.  Prints a table of seconds per evaluation and
 evaluations per minute.
@@ -34,10 +35,10 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "adult.csv.gz"
 
 def gpu_or_exit(cpu_only: bool) -> dict:
     """Which libraries can use the GPU here; exits cleanly when none can."""
-    from evoens.devices import gpu_available, lightgbm_gpu_available
+    from evoens.devices import catboost_gpu_available, gpu_available, lightgbm_gpu_available
 
     if cpu_only:
-        return {"xgboost": False, "lightgbm": False}
+        return {"xgboost": False, "lightgbm": False, "catboost": False}
     if not gpu_available():
         print(
             "benchmarks/gpu.py: no usable NVIDIA GPU on this machine (no CUDA driver or "
@@ -46,7 +47,11 @@ def gpu_or_exit(cpu_only: bool) -> dict:
             file=sys.stderr,
         )
         sys.exit(2)
-    return {"xgboost": True, "lightgbm": lightgbm_gpu_available()}
+    return {
+        "xgboost": True,
+        "lightgbm": lightgbm_gpu_available(),
+        "catboost": catboost_gpu_available(),
+    }
 
 
 def replicated_context(path: Path, rows: int, seed: int, cv: int):
@@ -97,10 +102,13 @@ def time_device(base_ctx, args, learner: str, device: str) -> dict:
     """Cross-validate the candidates one after another on ``device``."""
     from evoens.devices import plan_devices, probe
     from evoens.evaluation import evaluate
+    from evoens.space import load_space
 
     threads = 1 if device == "cuda" else (os.cpu_count() or 1)
     plan = plan_devices(device, [probe()], "this machine")  # as a backend's start decides it
     ctx = dataclasses.replace(base_ctx, n_threads=threads, device=device, device_plan=plan)
+    if learner not in ctx.space.learners:
+        ctx = dataclasses.replace(ctx, space=load_space(learner).for_task(ctx.data.task))
     records, started = [], time.perf_counter()
     for candidate in candidates(ctx, learner, args.candidates, args.seed):
         records.append(evaluate(candidate, ctx))
@@ -143,8 +151,15 @@ def main():
     usable = gpu_or_exit(args.cpu_only)
     base_ctx = replicated_context(args.data, args.rows, args.seed, args.cv)
 
+    import importlib.util
+
+    learners = ["xgboost", "lightgbm"]
+    if importlib.util.find_spec("catboost") is not None:
+        learners.append("catboost")
+    else:
+        print('  catboost: skipped (pip install "evoens[catboost]")', flush=True)
     rows = []
-    for learner in ("xgboost", "lightgbm"):
+    for learner in learners:
         for device in ("cpu", "cuda"):
             if device == "cuda" and not usable[learner]:
                 print(f"  {learner} on cuda: skipped (no GPU learner usable here)", flush=True)
@@ -161,7 +176,7 @@ def main():
     )
     with pd.option_context("display.width", 160, "display.float_format", "{:.3f}".format):
         print(table.to_string(index=False))
-    for learner in ("xgboost", "lightgbm"):
+    for learner in learners:
         part = table[table.learner == learner].set_index("device")
         if {"cpu", "cuda"} <= set(part.index):
             print(

@@ -59,7 +59,9 @@ AUTOGLUON_BEST_300 = {
 BRED = {"perturb", "tpe", "crossover", "step", "swap"}
 
 
-def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) -> dict:
+def run_one(
+    name: str, data_dir: Path, budget: float, seed: int, n_jobs: int, space: str = "default"
+) -> dict:
     """Fit and score evoens on one dataset (called in a child process)."""
     import pandas as pd
     from sklearn.metrics import (
@@ -82,7 +84,7 @@ def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) ->
         X, y, test_size=0.25, random_state=seed, stratify=y if classification else None
     )
     cls = EvoEnsembleClassifier if classification else EvoEnsembleRegressor
-    model = cls(time_budget=budget, n_jobs=n_jobs, random_state=seed)
+    model = cls(time_budget=budget, n_jobs=n_jobs, random_state=seed, space=space)
     start = time.time()
     model.fit(X_tr, y_tr)
     fit_s = time.time() - start
@@ -108,7 +110,13 @@ def run_one(name: str, data_dir: Path, budget: float, seed: int, n_jobs: int) ->
         for learner, rows in board.groupby("learner").groups.items()
     }
     weight = board.ensemble_weight.sum()
+    by_learner = board.groupby("learner").ensemble_weight.sum()
     return {
+        "space": space,
+        "learner_weight": {k: round(float(v / weight), 4) for k, v in by_learner.items() if v}
+        if weight > 0
+        else {},
+        "learner_evaluations": board.learner.value_counts().to_dict(),
         "bred_share": float(bred.mean()),
         "generations": int(board.generation.max()) + 1,
         "bred_weight": float(board.loc[bred, "ensemble_weight"].sum() / weight)
@@ -265,11 +273,13 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--space", default="default", help="a preset name or a .toml path")
     parser.add_argument("--output", type=Path, help="write all results as JSON here")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(run_one(args.one, args.data_dir, args.budget, args.seed, args.n_jobs)))
+        result = run_one(args.one, args.data_dir, args.budget, args.seed, args.n_jobs, args.space)
+        print(json.dumps(result))
         return
     if not (args.data_dir / "manifest.json").is_file():
         sys.exit(
@@ -290,6 +300,8 @@ def main(argv=None):
             str(args.seed),
             "--n-jobs",
             str(args.n_jobs),
+            "--space",
+            args.space,
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -315,6 +327,8 @@ def main(argv=None):
             f"rss {result['peak_rss_mb']:.0f}/{result['peak_child_rss_mb']:.0f} MB",
             flush=True,
         )
+        weights = ", ".join(f"{k} {v:.2f}" for k, v in result["learner_weight"].items())
+        print(f"{'':20s} ensemble weight by learner: {weights}", flush=True)
     print()
     print(summarise(results))
     if args.output:

@@ -22,7 +22,8 @@ Learners only map that concrete device to their library's parameters
 CPU with a warning of its own.  XGBoost from PyPI is CUDA-enabled
 (``device="cuda"``).  LightGBM's PyPI wheel has no CUDA learner; it has the
 OpenCL learner (``device_type="gpu"``), used only where OpenCL finds an
-NVIDIA device.  Elsewhere LightGBM trains on CPU.
+NVIDIA device.  Elsewhere LightGBM trains on CPU.  CatBoost (the ``catboost``
+extra) trains on CUDA where it is installed and sees a device.
 
 Examples
 --------
@@ -53,6 +54,7 @@ __all__ = [
     "GPU_LIBRARIES",
     "gpu_available",
     "lightgbm_gpu_available",
+    "catboost_gpu_available",
     "probe",
     "DevicePlan",
     "ResolvedDevices",
@@ -67,7 +69,7 @@ logger = logging.getLogger("evoens")
 DEVICES = ("auto", "cpu", "cuda")
 
 #: learner component -> the library whose GPU support it uses
-GPU_LIBRARIES = {"xgboost": "xgboost", "lightgbm": "lightgbm"}
+GPU_LIBRARIES = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
 
 _CACHE: dict = {}
 
@@ -166,13 +168,30 @@ def lightgbm_gpu_available() -> bool:
     return bool(_cached("lightgbm_gpu", compute))
 
 
+def catboost_gpu_available() -> bool:
+    """Whether CatBoost is installed here and sees a CUDA device (cached per process)."""
+
+    def compute():
+        if _cuda_device_count() == 0:
+            return False
+        try:
+            from catboost.utils import get_gpu_device_count
+        except ImportError:
+            return False
+        return get_gpu_device_count() > 0
+
+    return bool(_cached("catboost_gpu", compute))
+
+
 def probe() -> dict:
     """What this process can use; run on each Dask worker through ``client.run``."""
+    cuda = gpu_available()
     return {
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "cuda": gpu_available(),
-        "lightgbm_gpu": lightgbm_gpu_available() if gpu_available() else False,
+        "cuda": cuda,
+        "lightgbm_gpu": lightgbm_gpu_available() if cuda else False,
+        "catboost_gpu": catboost_gpu_available() if cuda else False,
     }
 
 
@@ -244,7 +263,7 @@ class DevicePlan:
         ``"cpu"``, or the requested ``"auto"``/``"cuda"`` (each process that
         trains then resolves it for itself, :meth:`resolve`).
     gpu_libraries : frozenset
-        Libraries (``"xgboost"``, ``"lightgbm"``) whose candidates train on a
+        Libraries (``"xgboost"``, ``"lightgbm"``, ``"catboost"``) whose candidates train on a
         GPU; on a Dask cluster they go only to workers with a ``GPU`` resource.
     """
 
@@ -267,12 +286,11 @@ class DevicePlan:
             if self.device != "cuda":
                 return ResolvedDevices()
             return ResolvedDevices(tuple((lib, "cpu") for lib in libraries), _no_gpu_here())
-        # XGBoost trains wherever CUDA does; LightGBM's OpenCL learner needs its own check
+        # XGBoost trains wherever CUDA does; LightGBM's OpenCL learner and CatBoost (an
+        # optional extra) need their own checks
+        own = {"lightgbm": lightgbm_gpu_available, "catboost": catboost_gpu_available}
         return ResolvedDevices(
-            tuple(
-                (lib, "cuda" if lib != "lightgbm" or lightgbm_gpu_available() else "cpu")
-                for lib in libraries
-            )
+            tuple((lib, "cuda" if lib not in own or own[lib]() else "cpu") for lib in libraries)
         )
 
 
@@ -322,6 +340,8 @@ def plan_devices(requested: str, probes: list, where: str) -> DevicePlan:
         )
         return DevicePlan()
     libraries = {"xgboost"}
+    if any(p.get("catboost_gpu") for p in usable):
+        libraries.add("catboost")
     if any(p.get("lightgbm_gpu") for p in usable):
         libraries.add("lightgbm")
     else:

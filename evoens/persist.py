@@ -47,7 +47,8 @@ FORMAT_VERSION = 1
 SAFE_SUFFIX = ".skops"
 
 #: the libraries whose versions must match for a model to behave as it did
-_CHECKED = ("evoens", "scikit-learn", "lightgbm", "xgboost")
+#: (catboost only where the model was saved with it installed: it is an optional extra)
+_CHECKED = ("evoens", "scikit-learn", "lightgbm", "xgboost", "catboost")
 _RECORDED = _CHECKED + ("numpy", "python")
 
 _TRUSTED_PREFIXES = ("evoens.", "sklearn.", "numpy.", "scipy.")
@@ -159,7 +160,7 @@ def _check_versions(path, saved: dict) -> None:
     diffs = [
         f"{name} {saved.get(name)} (now {current.get(name)})"
         for name in _CHECKED
-        if name in saved and saved.get(name) != current.get(name)
+        if saved.get(name) is not None and saved.get(name) != current.get(name)
     ]
     if diffs:
         warnings.warn(

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from evoens._deadline import check_deadline
 from evoens.space import Learner
 
-__all__ = ["SlowLearner", "StallingLearner", "CrashingLearner"]
+__all__ = ["SlowLearner", "StallingLearner", "CrashingLearner", "NeedsAnExtraLearner"]
 
 
 class SlowLearner(Learner):
@@ -52,4 +52,16 @@ class CrashingLearner(Learner):
         os._exit(int(params.get("exit_code", 3)))
 
     def _predict(self, X):  # pragma: no cover - fit never returns
+        raise AssertionError("unreachable")
+
+
+class NeedsAnExtraLearner(Learner):
+    """Imports a package no extra installs: a space naming it must not load."""
+
+    requires = ("evoens_no_such_package", "no-such-extra")
+
+    def _fit(self, X, y, sample_weight, params):  # pragma: no cover - never loaded
+        raise AssertionError("unreachable")
+
+    def _predict(self, X):  # pragma: no cover - never loaded
         raise AssertionError("unreachable")

@@ -259,6 +259,13 @@ def test_plan_routes_lightgbm_where_its_opencl_learner_finds_a_gpu():
     assert plan.device == "auto" and plan.uses_gpu("lightgbm") and plan.uses_gpu("xgboost")
 
 
+def test_plan_routes_catboost_only_where_it_is_installed_and_sees_the_gpu():
+    plan = plan_devices("auto", [{"cuda": True, "catboost_gpu": True}], "1 worker")
+    assert plan.uses_gpu("catboost") and plan.uses_gpu("xgboost")
+    plan = plan_devices("auto", [{"cuda": True, "lightgbm_gpu": True}], "1 worker")
+    assert not plan.uses_gpu("catboost")  # not installed there (probe says no)
+
+
 def test_cpu_plan_never_probes():
     assert plan_devices("cpu", [], "nowhere") == DevicePlan()
 
@@ -300,5 +307,6 @@ def test_fit_with_auto_and_no_gpu_runs_on_cpu_with_a_message(data, caplog):
     with caplog.at_level(logging.INFO, logger="evoens"):
         clf.fit(*data)
     assert (clf.leaderboard_["status"] == "ok").all()
+    assert (clf.leaderboard_["device"] == "cpu").all()  # where each evaluation trained
     gpu_messages = [r for r in caplog.records if "no usable NVIDIA GPU" in r.getMessage()]
     assert len(gpu_messages) == 1

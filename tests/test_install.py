@@ -84,6 +84,7 @@ def test_installed_package_finds_its_presets(tmp_path):
         cwd=tmp_path,
     )
     assert sorted(p.name for p in (site / "evoens" / "pipelines").glob("*.toml")) == [
+        "catboost.toml",
         "default.toml",
         "fast.toml",
         "trees.toml",

@@ -65,6 +65,7 @@ def test_user_file_by_path(tmp_path):
             "source",
         ),
         ('name = "x"\n', "learners", "at least one"),
+        ('extends = "nosuch"\n' + MINIMAL, "extends", "must name a preset"),
         (MINIMAL + "\nnum_leaves = [", "", "not valid TOML"),
     ],
 )
@@ -75,6 +76,21 @@ def test_malformed_space_names_file_key_and_problem(tmp_path, text, key, problem
         load_space(str(path))
     message = str(info.value)
     assert str(path) in message and key in message and problem in message
+
+
+def test_a_user_file_extends_a_preset_adding_and_replacing_learners(tmp_path):
+    path = tmp_path / "more.toml"
+    path.write_text(
+        'extends = "default"\nname = "more"\n'
+        '[learners.knn]\ncomponent = "knn"\n[learners.knn.defaults]\nn_neighbors = 7\n'
+        + MINIMAL.replace('name = "mine"', "")  # its [learners.lgbm] table
+    )
+    space, default = load_space(str(path)), load_space("default")
+    assert space.name == "more"
+    assert list(space.learners) == list(default.learners) + ["lgbm"]
+    assert space.learners["knn"].defaults == {"n_neighbors": 7} and not space.learners["knn"].seeds
+    assert space.learners["xgboost"].seeds == default.learners["xgboost"].seeds
+    assert space.step_params == default.step_params
 
 
 def test_unknown_preset_lists_the_presets():
@@ -112,3 +128,12 @@ def test_every_default_genome_builds_a_working_pipeline(task):
         pipe = build_pipeline(space.sample(rng, name), spec.component, context, 0)
         pipe.fit(X, y)
         assert len(pipe.predict(X)) == len(X)
+
+
+def test_a_space_naming_a_learner_whose_extra_is_missing_says_which_to_install(tmp_path):
+    space = tmp_path / "needs.toml"
+    space.write_text(
+        '[learners.needy]\ncomponent = "tests._contract_learners:NeedsAnExtraLearner"\n'
+    )
+    with pytest.raises(InvalidSpaceError, match=r'needs the .*not installed: pip install "evoens'):
+        load_space(str(space))

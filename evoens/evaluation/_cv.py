@@ -116,6 +116,7 @@ def _cross_validate(
         pipe = build_pipeline(
             candidate.genome, component, build, candidate.seed, n_rows_hint=len(tr)
         )
+        record.device = getattr(pipe[-1], "device", "cpu")
         if getattr(pipe[-1], "bag_size", None) is not None:
             pipe[-1].bag_size = len(data.folds)  # forests grow only the trees the bag keeps
         fit_params = {} if w is None else {"learner__sample_weight": w[tr]}

@@ -20,6 +20,7 @@ LEADERBOARD_COLUMNS = [
     "predict_time",
     "predict_s_per_1k",
     "wall_time",
+    "device",
     "operator",
     "parents",
     "source",

@@ -64,6 +64,7 @@ class Evaluation:
     wall_time: float = 0.0
     error: str = ""
     worker: str = ""
+    device: str = ""  # where its learner trained: "cpu" or "cuda"
     n_predicted: int = 0  # out-of-fold rows predicted in ``predict_time``
 
     @property
@@ -101,6 +102,7 @@ class Evaluation:
             "predict_time": round(self.predict_time, 3),
             "predict_s_per_1k": round(self.predict_per_1k, 5),
             "wall_time": round(self.wall_time, 3),
+            "device": self.device,
             "operator": c.operator,
             "parents": list(c.parents),
             "source": c.source,

@@ -50,6 +50,7 @@ def to_attrs(evaluation: Evaluation) -> dict:
         "wall_time": float(evaluation.wall_time),
         "error": evaluation.error,
         "worker": str(evaluation.worker),
+        "device": str(evaluation.device),
     }
 
 
@@ -103,5 +104,6 @@ def from_attrs(attrs: dict) -> Evaluation:
         wall_time=float(attrs.get("wall_time", 0.0)),
         error=attrs.get("error", ""),
         worker=attrs.get("worker", ""),
+        device=attrs.get("device", ""),
         n_predicted=int(attrs.get("n_predicted", 0)),
     )

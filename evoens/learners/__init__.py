@@ -4,6 +4,7 @@ Layout, one module per family:
 
 ``_base.py``      :class:`Learner`, the base every learner subclasses, and shared helpers
 ``_boosters.py``  LightGBM and XGBoost (early stopping, deadline callbacks)
+``_catboost.py``  CatBoost (the optional ``catboost`` extra)
 ``_forests.py``   extra trees and random forests, grown in chunks
 ``_mlp.py``, ``_linear.py``, ``_knn.py``   the other families
 ``_registry.py``  :data:`LEARNERS` (built-in short names) and :func:`resolve_learner`
@@ -19,6 +20,7 @@ never probe for a GPU.
 from .._deadline import check_deadline, fold_time_left, should_stop
 from ._base import Learner
 from ._boosters import LightGBMLearner, XGBoostLearner
+from ._catboost import CatBoostLearner
 from ._forests import ExtraTreesLearner, RandomForestLearner
 from ._knn import KNNLearner
 from ._linear import LinearLearner
@@ -31,6 +33,7 @@ __all__ = [
     "resolve_learner",
     "LightGBMLearner",
     "XGBoostLearner",
+    "CatBoostLearner",
     "ExtraTreesLearner",
     "RandomForestLearner",
     "MLPLearner",

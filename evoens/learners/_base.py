@@ -47,6 +47,9 @@ class Learner(BaseEstimator):
     first_generation_limit = None
     #: the library whose GPU learner this one uses ("xgboost", "lightgbm"); None: CPU only
     gpu_library = None
+    #: ``(module, extra)``: a package the learner imports that evoens does not install
+    #: by default; a space naming the learner without it fails to load, naming the extra
+    requires = None
     #: boosters refit on the whole training fold (the early-stopping holdout's rows
     #: included) up to this many rows.  Measured on 8 folds, LightGBM and XGBoost
     #: defaults: the refit costs 1.6-2.2x and improved the test score of car (1.1k

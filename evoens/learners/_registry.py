@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from ._boosters import LightGBMLearner, XGBoostLearner
+from ._catboost import CatBoostLearner
 from ._forests import ExtraTreesLearner, RandomForestLearner
 from ._knn import KNNLearner
 from ._linear import LinearLearner
@@ -16,6 +17,7 @@ __all__ = ["LEARNERS", "resolve_learner"]
 LEARNERS = {
     "lightgbm": LightGBMLearner,
     "xgboost": XGBoostLearner,
+    "catboost": CatBoostLearner,
     "extra_trees": ExtraTreesLearner,
     "random_forest": RandomForestLearner,
     "mlp": MLPLearner,

@@ -10,6 +10,7 @@ for the annotated format.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import sys
 import warnings
@@ -284,6 +285,12 @@ def load_space(space="default") -> SearchSpace:
         raise InvalidSpaceError(
             f"space must be a preset name, a path or a SearchSpace; got {space!r}"
         )
+    doc, text_source = _read(space)
+    return _parse(_extend(doc, text_source, (text_source,)), text_source)
+
+
+def _read(space) -> tuple[dict, str]:
+    """The TOML document of a preset name or a file path, and words naming it."""
     text_source = str(space)
     if (
         isinstance(space, str)
@@ -303,10 +310,32 @@ def load_space(space="default") -> SearchSpace:
             raise InvalidSpaceError(f"space file {str(path)!r} does not exist")
         text = path.read_text()
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text), text_source
     except tomllib.TOMLDecodeError as exc:
         raise InvalidSpaceError(f"{text_source}: not valid TOML: {exc}") from None
-    return _parse(doc, text_source)
+
+
+def _extend(doc: dict, where: str, chain: tuple) -> dict:
+    """``extends = "preset"``: that preset's steps and learners, then this document's
+    (a learner of the same name replaces the preset's)."""
+    base_name = doc.get("extends")
+    if base_name is None:
+        return doc
+    if not isinstance(base_name, str) or base_name not in available_presets():
+        raise _err(where, "extends", f"must name a preset, one of {available_presets()}")
+    base, base_where = _read(base_name)
+    if base_where in chain:
+        raise _err(where, "extends", f"presets extend each other in a cycle: {list(chain)}")
+    base = _extend(base, base_where, chain + (base_where,))
+    out = {k: v for k, v in doc.items() if k != "extends"}
+    steps, learners = doc.get("steps", {}), doc.get("learners", {})
+    if isinstance(steps, dict) and all(isinstance(c, dict) for c in steps.values()):
+        out["steps"] = {slot: dict(choices) for slot, choices in base.get("steps", {}).items()}
+        for slot, choices in steps.items():
+            out["steps"].setdefault(slot, {}).update(choices)
+    if isinstance(learners, dict):  # anything else is reported by _parse
+        out["learners"] = {**base.get("learners", {}), **learners}
+    return out
 
 
 def _err(where, key, problem):
@@ -353,7 +382,7 @@ def _parse(doc: dict, where: str) -> SearchSpace:
         raise _err(
             where,
             sorted(unknown)[0],
-            "unknown top-level key (expected name, description, source, steps, learners)",
+            "unknown top-level key (expected extends, name, description, source, steps, learners)",
         )
     step_params = {}
     for slot, choices in doc.get("steps", {}).items():
@@ -398,6 +427,15 @@ def _parse_learner(where, name, body) -> LearnerSpec:
         learner_class = resolve_learner(component)
     except (KeyError, ImportError, AttributeError) as exc:
         raise _err(where, f"{key}.component", str(exc)) from None
+    if getattr(learner_class, "requires", None):
+        module, extra = learner_class.requires
+        if importlib.util.find_spec(module) is None:
+            raise _err(
+                where,
+                f"{key}.component",
+                f"{component!r} needs the {module!r} package, which is not installed: "
+                f'pip install "evoens[{extra}]"',
+            )
     params = {
         k: _distribution(where, f"{key}.params.{k}", v) for k, v in body.get("params", {}).items()
     }
