@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_wine
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
 from evoens._deadline import deadline_scope, fold_scope
 from evoens.exceptions import DeadlineExceeded
@@ -106,27 +106,39 @@ def test_the_evaluation_deadline_raises():
         CatBoostLearner("binary", {"learning_rate": 0.001, "depth": 10}).fit(X, y)
 
 
-def test_training_in_chunks_as_on_a_gpu_early_stops_at_the_best_round():
-    """A GPU takes no callbacks: chunks of rounds continue each other (run here on CPU)."""
+def _without_callbacks(params, X, y, split):
+    """The learner set up as ``fit`` would, its pools, for calling the GPU's path on CPU."""
+    learner = CatBoostLearner("binary", params)
+    learner.classes_, learner._cats = np.array([0, 1]), []
+    full = learner._settings(params, 2)
+    return learner, full, learner._pool(X[:split], y[:split]), learner._pool(X[split:], y[split:])
+
+
+def test_without_callbacks_as_on_a_gpu_catboost_early_stops_in_one_fit():
+    """A GPU takes no callbacks: a timed first chunk, then one fit (run here on CPU)."""
     from catboost import CatBoost
 
     X, y = load_breast_cancer(return_X_y=True)
-    learner = CatBoostLearner("binary", {"learning_rate": 0.3})
+    learner, full, train, valid = _without_callbacks({"learning_rate": 0.3}, X, y, 450)
     learner.gpu_chunk = 40
-    learner.classes_, learner._cats = np.array([0, 1]), []
-    full = learner._settings({"learning_rate": 0.3}, 2)
-    train, valid = learner._pool(X[:450], y[:450]), learner._pool(X[450:], y[450:])
-    model = learner._train_in_chunks(full, train, valid, rounds=2000)
-    assert learner.gpu_chunk < model.tree_count_ < 2000  # several chunks, then it stopped
-    # CatBoost's own early stopping in one go: a continued model follows another path, to
-    # a holdout loss as good
+    model = learner._train_capped(full, train, valid, rounds=2000)
     whole = CatBoost({**full, "iterations": 2000})
     whole.fit(train, eval_set=valid, early_stopping_rounds=learner.patience, use_best_model=True)
+    assert learner.gpu_chunk < model.tree_count_ == whole.tree_count_ < 2000
 
-    def loss(m):
-        return log_loss(y[450:], m.predict(valid, prediction_type="Probability"))
 
-    assert loss(model) < 1.1 * loss(whole)
+def test_without_callbacks_as_on_a_gpu_the_rounds_fit_the_fold_time():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 20))
+    y = (X[:, 0] + np.sin(X[:, 1] * 3) + rng.normal(size=20_000) > 0).astype(int)
+    params = {"learning_rate": 0.002, "depth": 8}
+    learner, full, train, valid = _without_callbacks(params, X, y, 18_000)
+    learner.gpu_chunk = 20
+    started = time.time()
+    with deadline_scope(started + 60.0), fold_scope(started + 3.0):
+        model = learner._train_capped(full, train, valid, rounds=10_000)
+    assert time.time() - started < 6.0
+    assert learner.gpu_chunk < model.tree_count_ < 10_000
 
 
 def test_device_cuda_means_task_type_gpu_and_cpu_passes_none():

@@ -3,9 +3,10 @@
 Like the other boosters it early-stops on an inner holdout of each training
 fold, refits on all the fold's rows where that is cheap, and checks the
 evaluation's deadline between boosting rounds.  On CPU the check is a
-training callback.  CatBoost takes no user callbacks on a GPU, so there it
-trains in chunks of :attr:`CatBoostLearner.gpu_chunk` rounds, each
-continuing the last (``init_model``), and checks the clock between chunks.
+training callback.  CatBoost takes no user callbacks on a GPU, nor continues
+a model's training there, so a GPU fit times a first chunk of rounds and then
+fits once with as many rounds as the fold's time allows
+(:meth:`CatBoostLearner._train_capped`).
 The fitted model predicts on any machine: a CatBoost model holds no device.
 
 Categorical columns reach the learner as integer codes in a float matrix
@@ -17,9 +18,12 @@ Install it with ``pip install "evoens[catboost]"``.
 
 from __future__ import annotations
 
+import math
+import time
+
 import numpy as np
 
-from .._deadline import check_deadline, should_stop, time_left
+from .._deadline import check_deadline, fold_time_left, should_stop, time_left
 from ._base import Learner
 
 __all__ = ["CatBoostLearner"]
@@ -79,7 +83,7 @@ class CatBoostLearner(Learner):
     requires = ("catboost", "catboost")
     max_rounds = 10000
     patience = 50
-    #: rounds per chunk where training cannot take a callback (on a GPU)
+    #: rounds of the timed first fit where training cannot take a callback (on a GPU)
     gpu_chunk = 200
     #: AutoGluon's CatBoost baseline (learning rate 0.05, up to 10,000 rounds with early
     #: stopping); the rest are CatBoost's own CPU defaults
@@ -167,33 +171,41 @@ class CatBoostLearner(Learner):
             )
             check_deadline()
             return model
-        return self._train_in_chunks(full, train, evals, rounds)
+        return self._train_capped(full, train, evals, rounds)
 
-    def _train_in_chunks(self, full, train, evals, rounds):
-        """Training without callbacks: chunks of :attr:`gpu_chunk` rounds, each continuing
-        the last, the clock and the holdout's loss checked between them."""
+    def _train_capped(self, full, train, evals, rounds):
+        """Training without callbacks (on a GPU): time a first :attr:`gpu_chunk` rounds,
+        then fit once more with as many rounds as the fold's time left allows.
+
+        A GPU model cannot continue another's training (CatBoost: "Training
+        continuation for GPU is not yet supported"), so the second fit starts
+        afresh; CatBoost's own early stopping runs inside each fit.  The clock
+        is checked between the two; a fit that overruns the evaluation's hard
+        deadline is stopped by the backend, which kills its worker.
+        """
         from catboost import CatBoost
 
-        model, losses, stall = None, [], _Stall(self.patience)
-        while (done := 0 if model is None else model.tree_count_) < rounds:
+        def fit(n):
+            model = CatBoost({**full, "iterations": n})
+            model.fit(
+                train,
+                eval_set=evals,
+                early_stopping_rounds=None if evals is None else self.patience,
+                use_best_model=evals is not None,
+            )
             check_deadline()
-            if model is not None and should_stop():
-                break
-            step = CatBoost({**full, "iterations": min(self.gpu_chunk, rounds - done)})
-            step.fit(train, eval_set=evals, init_model=model)
-            grown = step.tree_count_ - done
-            model = step
-            if evals is not None:
-                history = step.get_evals_result()["validation"]
-                new = list(next(iter(history.values())))[-grown:]
-                losses += new
-                if any([stall.stalled(loss) for loss in new]):
-                    break
-            if grown <= 0:
-                break
-        if evals is not None and losses:
-            model.shrink(int(np.argmin(losses)) + 1)
-        return model
+            return model
+
+        first = min(self.gpu_chunk, rounds)
+        started = time.perf_counter()
+        model = fit(first)
+        ran = len(next(iter(model.get_evals_result().get("validation", {0: []}).values())))
+        if first >= rounds or (evals is not None and ran < first) or should_stop():
+            return model  # early-stopped within the first chunk, or out of time
+        per_round = (time.perf_counter() - started) / max(ran if evals is not None else first, 1)
+        left = min(fold_time_left(), time_left())
+        n = rounds if math.isinf(left) else min(rounds, int(0.8 * left / per_round))
+        return fit(n) if n > first else model
 
     def _predict(self, X):
         n = len(X)
