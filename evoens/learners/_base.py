@@ -9,7 +9,7 @@ from sklearn.model_selection import train_test_split
 from .._deadline import should_stop
 from ..exceptions import InvalidInputError
 
-__all__ = ["Learner"]
+__all__ = ["Learner", "BoosterLearner"]
 
 _MIN_ROWS_FOR_EARLY_STOPPING = 50
 
@@ -151,3 +151,16 @@ def _binary_to_two_columns(p):
     if p.shape[1] == 1:
         p = np.hstack([1.0 - p, p])
     return p
+
+
+class BoosterLearner(Learner):
+    """A gradient booster that early-stops: its cost grows as its learning rate shrinks.
+
+    Subclasses name their default ``learning_rate`` in :attr:`Learner.param_defaults`.
+    """
+
+    @classmethod
+    def relative_cost(cls, params) -> float:
+        """Cost against the defaults: early-stopped rounds grow as 1 / learning rate."""
+        default = cls.param_defaults["learning_rate"]
+        return default / float(params.get("learning_rate", default))

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._deadline import check_deadline, should_stop
 from ..devices import lightgbm_params, xgboost_params
-from ._base import Learner
+from ._base import BoosterLearner
 
 __all__ = ["LightGBMLearner", "XGBoostLearner"]
 
@@ -40,7 +40,7 @@ def _lightgbm_deadline_callback(env):
 _lightgbm_deadline_callback.order = 5  # type: ignore[attr-defined]
 
 
-class LightGBMLearner(Learner):
+class LightGBMLearner(BoosterLearner):
     """LightGBM (native API) with early stopping and deadline checks between rounds.
 
     ``device="cuda"`` selects LightGBM's OpenCL learner (``device_type="gpu"``);
@@ -61,12 +61,6 @@ class LightGBMLearner(Learner):
         "extra_trees": False,
         "lambda_l2": 0.0,
     }
-
-    @classmethod
-    def relative_cost(cls, params) -> float:
-        """Cost against the defaults: early-stopped rounds grow as 1 / learning rate."""
-        default = cls.param_defaults["learning_rate"]
-        return default / float(params.get("learning_rate", default))
 
     def _settings(self, params, n_classes):
         objective = "regression"
@@ -141,7 +135,7 @@ def _xgboost_deadline_callback():
     return DeadlineCallback()
 
 
-class XGBoostLearner(Learner):
+class XGBoostLearner(BoosterLearner):
     """XGBoost (native API, ``hist``) with early stopping and deadline checks.
 
     ``device="cuda"`` trains on the GPU (the run's device plan gives it
@@ -162,12 +156,6 @@ class XGBoostLearner(Learner):
         "subsample": 1.0,
         "reg_lambda": 1.0,
     }
-
-    @classmethod
-    def relative_cost(cls, params) -> float:
-        """Cost against the defaults: early-stopped rounds grow as 1 / learning rate."""
-        default = cls.param_defaults["learning_rate"]
-        return default / float(params.get("learning_rate", default))
 
     def _settings(self, params, n_classes):
         full = {

@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from .._deadline import check_deadline, fold_time_left, should_stop, time_left
-from ._base import Learner
+from ._base import BoosterLearner
 
 __all__ = ["CatBoostLearner"]
 
@@ -69,7 +69,7 @@ class _Callback:
         return True
 
 
-class CatBoostLearner(Learner):
+class CatBoostLearner(BoosterLearner):
     """CatBoost (``CatBoost`` with a ``Pool``) with early stopping and deadline checks.
 
     ``device="cuda"`` maps to ``task_type="GPU"`` on the first visible device.
@@ -95,12 +95,6 @@ class CatBoostLearner(Learner):
         "max_ctr_complexity": 4,
         "one_hot_max_size": 2,
     }
-
-    @classmethod
-    def relative_cost(cls, params) -> float:
-        """Cost against the defaults: early-stopped rounds grow as 1 / learning rate."""
-        default = cls.param_defaults["learning_rate"]
-        return default / float(params.get("learning_rate", default))
 
     def _settings(self, params, n_classes) -> dict:
         if not self._is_classifier:
