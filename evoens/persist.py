@@ -53,7 +53,12 @@ _RECORDED = _CHECKED + ("numpy", "python")
 
 _TRUSTED_PREFIXES = ("evoens.", "sklearn.", "numpy.", "scipy.")
 _TRUSTED_NAMES = frozenset(
-    {"lightgbm.basic.Booster", "xgboost.core.Booster", "collections.OrderedDict"}
+    {
+        "lightgbm.basic.Booster",
+        "xgboost.core.Booster",
+        "catboost.core.CatBoost",  # its state is the model in CatBoost's own format
+        "collections.OrderedDict",
+    }
 )
 
 

@@ -1,5 +1,6 @@
 """Model files: identical predictions in a fresh process, version warnings, safe loading."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -143,7 +144,13 @@ def test_every_learner_survives_the_safe_format(tmp_path):
     )
 
     X, y = load_breast_cancer(return_X_y=True)
+    catboost = []
+    if importlib.util.find_spec("catboost") is not None:
+        from evoens.learners import CatBoostLearner
+
+        catboost = [CatBoostLearner]
     for cls in (
+        *catboost,
         LightGBMLearner,
         XGBoostLearner,
         ExtraTreesLearner,
@@ -154,7 +161,8 @@ def test_every_learner_survives_the_safe_format(tmp_path):
     ):
         params = (
             {"n_estimators": 20}
-            if cls in (LightGBMLearner, XGBoostLearner, ExtraTreesLearner, RandomForestLearner)
+            if cls
+            in (LightGBMLearner, XGBoostLearner, ExtraTreesLearner, RandomForestLearner, *catboost)
             else {"max_iter": 50}
         )
         if cls is MLPLearner:
