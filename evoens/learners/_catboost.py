@@ -25,6 +25,7 @@ import numpy as np
 
 from .._deadline import check_deadline, fold_time_left, should_stop, time_left
 from ._base import BoosterLearner
+from ._boosters import _weights
 
 __all__ = ["CatBoostLearner"]
 
@@ -120,7 +121,7 @@ class CatBoostLearner(BoosterLearner):
         n_classes = len(self.classes_) if self._is_classifier else 0
         full = self._settings(params, n_classes)
         rounds = int(full.pop("iterations", full.pop("n_estimators", self.max_rounds)))
-        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        w = _weights(sample_weight)
         self.booster_, self.n_rounds_ = None, 0
         if self._is_classifier and n_classes == 1:
             return  # one class in this fold: predicted with certainty
@@ -129,9 +130,8 @@ class CatBoostLearner(BoosterLearner):
             self.booster_ = self._train(full, X, y, w, min(rounds, 100))
         else:
             tr, va = split
-            part = None if w is None else w[tr]
-            valid = (X[va], y[va], None if w is None else w[va])
-            self.booster_ = self._train(full, X[tr], y[tr], part, rounds, valid)
+            valid = (X[va], y[va], _weights(w, va))
+            self.booster_ = self._train(full, X[tr], y[tr], _weights(w, tr), rounds, valid)
         self.n_rounds_ = self.booster_.tree_count_
         if split is not None and self._refit_worthwhile(len(y)):
             self._refit(lambda n: self._train(full, X, y, w, n), lambda m: m.tree_count_)
