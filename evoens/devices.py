@@ -1,4 +1,4 @@
-"""Where the tree boosters train: the run's device plan, GPU detection, library parameters.
+"""Where the GPU-capable learners train: the run's device plan, GPU detection, library parameters.
 
 ``device`` takes three values (:data:`DEVICES`):
 
@@ -23,7 +23,8 @@ CPU with a warning of its own.  XGBoost from PyPI is CUDA-enabled
 (``device="cuda"``).  LightGBM's PyPI wheel has no CUDA learner; it has the
 OpenCL learner (``device_type="gpu"``), used only where OpenCL finds an
 NVIDIA device.  Elsewhere LightGBM trains on CPU.  CatBoost (the ``catboost``
-extra) trains on CUDA where it is installed and sees a device.
+extra) and the RealMLP learner (PyTorch, the ``torch`` extra) train on CUDA
+where their library is installed and sees a device.
 
 Examples
 --------
@@ -55,6 +56,7 @@ __all__ = [
     "gpu_available",
     "lightgbm_gpu_available",
     "catboost_gpu_available",
+    "torch_gpu_available",
     "probe",
     "DevicePlan",
     "ResolvedDevices",
@@ -69,7 +71,12 @@ logger = logging.getLogger("evoens")
 DEVICES = ("auto", "cpu", "cuda")
 
 #: learner component -> the library whose GPU support it uses
-GPU_LIBRARIES = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
+GPU_LIBRARIES = {
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "catboost": "catboost",
+    "realmlp": "torch",
+}
 
 _CACHE: dict = {}
 
@@ -183,6 +190,21 @@ def catboost_gpu_available() -> bool:
     return bool(_cached("catboost_gpu", compute))
 
 
+def torch_gpu_available() -> bool:
+    """Whether PyTorch is installed here and sees a CUDA device (cached per process)."""
+
+    def compute():
+        if _cuda_device_count() == 0:
+            return False
+        try:
+            import torch
+        except ImportError:
+            return False
+        return torch.cuda.is_available() and torch.cuda.device_count() > 0
+
+    return bool(_cached("torch_gpu", compute))
+
+
 def probe() -> dict:
     """What this process can use; run on each Dask worker through ``client.run``."""
     cuda = gpu_available()
@@ -192,6 +214,7 @@ def probe() -> dict:
         "cuda": cuda,
         "lightgbm_gpu": lightgbm_gpu_available() if cuda else False,
         "catboost_gpu": catboost_gpu_available() if cuda else False,
+        "torch_gpu": torch_gpu_available() if cuda else False,
     }
 
 
@@ -263,8 +286,9 @@ class DevicePlan:
         ``"cpu"``, or the requested ``"auto"``/``"cuda"`` (each process that
         trains then resolves it for itself, :meth:`resolve`).
     gpu_libraries : frozenset
-        Libraries (``"xgboost"``, ``"lightgbm"``, ``"catboost"``) whose candidates train on a
-        GPU; on a Dask cluster they go only to workers with a ``GPU`` resource.
+        Libraries (``"xgboost"``, ``"lightgbm"``, ``"catboost"``, ``"torch"``) whose
+        candidates train on a GPU; on a Dask cluster they go only to workers with a
+        ``GPU`` resource.
     """
 
     device: str = "cpu"
@@ -286,9 +310,13 @@ class DevicePlan:
             if self.device != "cuda":
                 return ResolvedDevices()
             return ResolvedDevices(tuple((lib, "cpu") for lib in libraries), _no_gpu_here())
-        # XGBoost trains wherever CUDA does; LightGBM's OpenCL learner and CatBoost (an
-        # optional extra) need their own checks
-        own = {"lightgbm": lightgbm_gpu_available, "catboost": catboost_gpu_available}
+        # XGBoost trains wherever CUDA does; LightGBM's OpenCL learner, CatBoost and
+        # PyTorch (optional extras) need their own checks
+        own = {
+            "lightgbm": lightgbm_gpu_available,
+            "catboost": catboost_gpu_available,
+            "torch": torch_gpu_available,
+        }
         return ResolvedDevices(
             tuple((lib, "cuda" if lib not in own or own[lib]() else "cpu") for lib in libraries)
         )
@@ -342,6 +370,8 @@ def plan_devices(requested: str, probes: list, where: str) -> DevicePlan:
     libraries = {"xgboost"}
     if any(p.get("catboost_gpu") for p in usable):
         libraries.add("catboost")
+    if any(p.get("torch_gpu") for p in usable):
+        libraries.add("torch")
     if any(p.get("lightgbm_gpu") for p in usable):
         libraries.add("lightgbm")
     else:

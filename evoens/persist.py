@@ -47,8 +47,8 @@ FORMAT_VERSION = 1
 SAFE_SUFFIX = ".skops"
 
 #: the libraries whose versions must match for a model to behave as it did
-#: (catboost only where the model was saved with it installed: it is an optional extra)
-_CHECKED = ("evoens", "scikit-learn", "lightgbm", "xgboost", "catboost")
+#: (catboost and torch only where the model was saved with them installed: optional extras)
+_CHECKED = ("evoens", "scikit-learn", "lightgbm", "xgboost", "catboost", "torch")
 _RECORDED = _CHECKED + ("numpy", "python")
 
 _TRUSTED_PREFIXES = ("evoens.", "sklearn.", "numpy.", "scipy.")

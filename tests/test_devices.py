@@ -266,6 +266,20 @@ def test_plan_routes_catboost_only_where_it_is_installed_and_sees_the_gpu():
     assert not plan.uses_gpu("catboost")  # not installed there (probe says no)
 
 
+def test_plan_routes_realmlp_only_where_torch_sees_the_gpu():
+    plan = plan_devices("auto", [{"cuda": True, "torch_gpu": True}], "1 worker")
+    assert plan.uses_gpu("realmlp") and not plan.uses_gpu("mlp")  # scikit-learn's: CPU only
+    plan = plan_devices("auto", [{"cuda": True}], "1 worker")
+    assert not plan.uses_gpu("realmlp")  # torch not installed there (probe says no)
+
+
+def test_the_probe_says_whether_torch_sees_a_gpu():
+    from evoens.devices import probe, torch_gpu_available
+
+    found = probe()
+    assert found["torch_gpu"] == (found["cuda"] and torch_gpu_available())
+
+
 def test_cpu_plan_never_probes():
     assert plan_devices("cpu", [], "nowhere") == DevicePlan()
 

@@ -87,6 +87,7 @@ def test_installed_package_finds_its_presets(tmp_path):
         "catboost.toml",
         "default.toml",
         "fast.toml",
+        "realmlp.toml",
         "trees.toml",
     ]
     run(

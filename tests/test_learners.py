@@ -88,6 +88,23 @@ def test_forest_members_keep_their_share_of_trees_for_the_bag(binary_data, tmp_p
     assert roc_auc_score(y, clf.predict_proba(X)[:, 1]) > 0.95
 
 
+def test_importing_evoens_and_its_default_space_imports_no_optional_extra():
+    """CatBoost and PyTorch are extras: evoens, its learners and the default space load
+    without importing them (they are imported where their learner trains)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, evoens\n"
+        "from evoens.learners import LEARNERS\n"
+        "from evoens.space import load_space\n"
+        "load_space('default')\n"
+        "print(sorted(m for m in ('torch', 'catboost') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_learners_package_imports_nothing_from_the_space():
     """``evoens.space`` builds pipelines from learners; the learners never import the space."""
     import ast

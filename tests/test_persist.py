@@ -149,8 +149,14 @@ def test_every_learner_survives_the_safe_format(tmp_path):
         from evoens.learners import CatBoostLearner
 
         catboost = [CatBoostLearner]
+    realmlp = []
+    if importlib.util.find_spec("torch") is not None:
+        from evoens.learners import RealMLPLearner
+
+        realmlp = [RealMLPLearner]
     for cls in (
         *catboost,
+        *realmlp,
         LightGBMLearner,
         XGBoostLearner,
         ExtraTreesLearner,
@@ -165,15 +171,21 @@ def test_every_learner_survives_the_safe_format(tmp_path):
             in (LightGBMLearner, XGBoostLearner, ExtraTreesLearner, RandomForestLearner, *catboost)
             else {"max_iter": 50}
         )
+        if cls in realmlp:
+            params = {"max_epochs": 4, "native_categorical": True}
         if cls is MLPLearner:
             params.update(hidden_size=8, num_layers=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            learner = cls(task="binary", params=params).fit(X, y)
+            categorical = (3,) if cls in realmlp else ()  # 3: a categorical column
+            Xc = X.copy()
+            if categorical:
+                Xc[:, 3] = np.round(Xc[:, 3] / 100)
+            learner = cls(task="binary", params=params, categorical=categorical).fit(Xc, y)
         save_model(learner, tmp_path / f"{cls.__name__}.skops")
         back = load_model(tmp_path / f"{cls.__name__}.skops")
         np.testing.assert_array_equal(
-            back.predict_proba(X), learner.predict_proba(X), err_msg=cls.__name__
+            back.predict_proba(Xc), learner.predict_proba(Xc), err_msg=cls.__name__
         )
 
 

@@ -6,6 +6,8 @@ Layout, one module per family:
 ``_boosters.py``  LightGBM and XGBoost (early stopping, deadline callbacks)
 ``_catboost.py``  CatBoost (the optional ``catboost`` extra)
 ``_forests.py``   extra trees and random forests, grown in chunks
+``_realmlp.py``  RealMLP, a tabular MLP in PyTorch (the optional ``torch`` extra);
+                  its network is in ``_torch_net.py``, imported only when it trains
 ``_mlp.py``, ``_linear.py``, ``_knn.py``   the other families
 ``_registry.py``  :data:`LEARNERS` (built-in short names) and :func:`resolve_learner`
 
@@ -25,6 +27,7 @@ from ._forests import ExtraTreesLearner, RandomForestLearner
 from ._knn import KNNLearner
 from ._linear import LinearLearner
 from ._mlp import MLPLearner
+from ._realmlp import RealMLPLearner
 from ._registry import LEARNERS, resolve_learner
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "ExtraTreesLearner",
     "RandomForestLearner",
     "MLPLearner",
+    "RealMLPLearner",
     "LinearLearner",
     "KNNLearner",
     "check_deadline",

@@ -10,6 +10,7 @@ from ._forests import ExtraTreesLearner, RandomForestLearner
 from ._knn import KNNLearner
 from ._linear import LinearLearner
 from ._mlp import MLPLearner
+from ._realmlp import RealMLPLearner
 
 __all__ = ["LEARNERS", "resolve_learner"]
 
@@ -21,6 +22,7 @@ LEARNERS = {
     "extra_trees": ExtraTreesLearner,
     "random_forest": RandomForestLearner,
     "mlp": MLPLearner,
+    "realmlp": RealMLPLearner,
     "linear": LinearLearner,
     "knn": KNNLearner,
 }
