@@ -113,42 +113,14 @@ class RealMLP(nn.Module):
         self.dropout = nn.Dropout(0.0)
         self.out = NTKLinear(width, n_out, g)
 
-    def _inputs(self, numeric, onehot, codes):
+    def forward(self, numeric, onehot, codes):
         parts = [] if self.periodic is None else [self.periodic(numeric)]
         parts.append(onehot)
         parts += [table(codes[:, j]) for j, table in enumerate(self.embeddings)]
-        return torch.cat(parts, dim=1) * self.scale
-
-    def forward(self, numeric, onehot, codes):
-        x = self._inputs(numeric, onehot, codes)
+        x = torch.cat(parts, dim=1) * self.scale
         for layer, activation in zip(self.layers, self.activations):
             x = self.dropout(activation(layer(x)))
         return self.out(x)
-
-    @torch.no_grad()
-    def init_from_data(self, numeric, onehot, codes, generator):
-        """RealMLP-TD's data-dependent initialisation, layer by layer on a sample of rows:
-        each unit's weights scaled so its pre-activation has unit variance on the data,
-        and its bias set so that its kink lies among the data: minus a random convex
-        combination of its pre-activations at 5 random rows ("he+5")."""
-        x = self._inputs(numeric, onehot, codes)
-        for layer, activation in zip(self.layers, self.activations):
-            z = _unit_variance(layer, x)
-            rows = torch.randint(0, len(z), (z.shape[1], 5), generator=generator)
-            mix = -torch.log(torch.rand(z.shape[1], 5, generator=generator).clamp_min(1e-12))
-            mix = mix / mix.sum(dim=1, keepdim=True)  # uniform on the simplex
-            picked = z[rows, torch.arange(z.shape[1])[:, None]]
-            layer.bias.copy_(-(picked * mix).sum(dim=1))
-            x = activation(z + layer.bias)
-        _unit_variance(self.out, x)
-
-
-def _unit_variance(layer: NTKLinear, x):
-    """Scale ``layer``'s weights so that each output has unit variance on ``x`` (bias 0)."""
-    z = F.linear(x, layer.weight * layer.factor)
-    std = z.std(dim=0, correction=0).clamp_min(1e-8)
-    layer.weight.div_(std[:, None])
-    return z / std
 
 
 def param_groups(net: RealMLP, lr: float, weight_decay: float) -> list:
