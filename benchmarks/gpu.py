@@ -1,13 +1,14 @@
-"""Evaluations per minute of XGBoost, LightGBM and CatBoost candidates, CPU against GPU \
-(run on a GPU machine).
+"""Evaluations per minute of XGBoost, LightGBM, CatBoost and RealMLP candidates, CPU \
+against GPU (run on a GPU machine).
 
 The data (default: adult, the largest bundled classification dataset) is
 replicated to ``--rows`` rows (1,000,000 by default).  The same candidates
 (each learner's default from the "fast" space, then random ones from a fixed
-seed; CatBoost's from the "catboost" space, when the ``catboost`` extra is
-installed) are cross-validated once per device through ``evoens.evaluation.evaluate``,
-the function the workers run: on CPU with every core as learner threads, on
-the GPU with one thread.  Prints a table of seconds per evaluation and
+seed; CatBoost's from the "catboost" space and RealMLP's from the "realmlp"
+space, when the ``catboost`` and ``torch`` extras are installed) are
+cross-validated once per device through ``evoens.evaluation.evaluate``, the
+function the workers run: on CPU with every core as learner threads, on the
+GPU with one thread.  Prints a table of seconds per evaluation and
 evaluations per minute.
 
     python benchmarks/gpu.py                          # ../shared/datasets/adult.csv.gz
@@ -35,10 +36,15 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "adult.csv.gz"
 
 def gpu_or_exit(cpu_only: bool) -> dict:
     """Which libraries can use the GPU here; exits cleanly when none can."""
-    from evoens.devices import catboost_gpu_available, gpu_available, lightgbm_gpu_available
+    from evoens.devices import (
+        catboost_gpu_available,
+        gpu_available,
+        lightgbm_gpu_available,
+        torch_gpu_available,
+    )
 
     if cpu_only:
-        return {"xgboost": False, "lightgbm": False, "catboost": False}
+        return {"xgboost": False, "lightgbm": False, "catboost": False, "realmlp": False}
     if not gpu_available():
         print(
             "benchmarks/gpu.py: no usable NVIDIA GPU on this machine (no CUDA driver or "
@@ -51,6 +57,7 @@ def gpu_or_exit(cpu_only: bool) -> dict:
         "xgboost": True,
         "lightgbm": lightgbm_gpu_available(),
         "catboost": catboost_gpu_available(),
+        "realmlp": torch_gpu_available(),
     }
 
 
@@ -154,10 +161,14 @@ def main():
     import importlib.util
 
     learners = ["xgboost", "lightgbm"]
-    if importlib.util.find_spec("catboost") is not None:
-        learners.append("catboost")
-    else:
-        print('  catboost: skipped (pip install "evoens[catboost]")', flush=True)
+    for learner, module, extra in (
+        ("catboost", "catboost", "catboost"),
+        ("realmlp", "torch", "torch"),
+    ):
+        if importlib.util.find_spec(module) is not None:
+            learners.append(learner)
+        else:
+            print(f'  {learner}: skipped (pip install "evoens[{extra}]")', flush=True)
     rows = []
     for learner in learners:
         for device in ("cpu", "cuda"):
