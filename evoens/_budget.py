@@ -23,7 +23,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-__all__ = ["Budget", "fold_deadline", "DEFAULT_TIME_BUDGET", "GRACE"]
+__all__ = [
+    "Budget",
+    "fold_deadline",
+    "DEFAULT_TIME_BUDGET",
+    "GRACE",
+    "DATA_PARALLEL_SHARE",
+    "CHECK_SHARE",
+]
 
 #: seconds for a whole fit when none is given (the estimators' and the command's default)
 DEFAULT_TIME_BUDGET = 60.0
@@ -48,6 +55,13 @@ FOLD_SHARE = 0.85
 REFIT_SHARE = 0.85
 #: seconds past its deadline before a worker that has not stopped on its own is killed
 GRACE = 2.0
+#: with a Dask DataFrame (:mod:`evoens.bigdata`), the share of the time left after
+#: sampling that trains the chosen boosters on all rows: one data-parallel fit costs
+#: what a few dozen fold fits on the sample cost, and the search needs most of T
+DATA_PARALLEL_SHARE = 0.4
+#: and the share of T kept after that to check the final model on held-out partitions
+#: (at least 5 s: it reads those partitions again and predicts them with every member)
+CHECK_SHARE = 0.05
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,12 @@ PARAMETERS = """
         the search starts if none is found.
     memory_limit : str, float or None, default=None
         Per-worker memory limit of a Dask ``LocalCluster`` started by ``fit``.
+    search_rows : int or "auto", default="auto"
+        With a Dask DataFrame ``X`` only: rows of the sample the search runs
+        on.  ``"auto"``: as many as fit in 1/20 of the smallest worker's
+        memory limit as float64, counting each non-numeric column one-hot
+        encoded at its widest (32 columns; the worker also holds each
+        evaluation's fold copies), at most 100,000.
     run_dir : str, path or None, default=None
         A run directory with a durable journal of every evaluation.  Fitting
         again with the same ``run_dir`` and data resumes the run: evaluations
@@ -79,6 +85,11 @@ ATTRIBUTES = """
     stop_reason_ : str
     refit_ : dict
         Only with ``refit=True``: member id to what its refit did.
+    data_parallel_ : dict
+        Only after ``fit`` on a Dask DataFrame: rows, partitions (training and
+        held out), the search sample's rows, what each member's data-parallel
+        training did, the check scores on held-out rows of the sample-trained
+        and the data-parallel ensembles, and which one is used.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X had string column names.

@@ -50,6 +50,9 @@ def check_params(params: dict) -> None:
         )
     if not isinstance(params["refit"], bool):
         raise InvalidInputError(f"refit must be True or False; got {params['refit']!r}")
+    rows = params["search_rows"]
+    if rows != "auto" and not (_is_int(rows) and rows >= 100):
+        raise InvalidInputError(f"search_rows must be an int >= 100 or 'auto'; got {rows!r}")
     seed = params["random_state"]
     if seed is not None and not isinstance(seed, numbers.Integral):
         raise InvalidInputError(f"random_state must be an int or None; got {seed!r}")

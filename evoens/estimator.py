@@ -60,6 +60,7 @@ class _EvoEnsembleBase(BaseEstimator):
         security=None,
         device="auto",
         memory_limit=None,
+        search_rows="auto",
         run_dir=None,
         verbose=0,
     ):
@@ -79,6 +80,7 @@ class _EvoEnsembleBase(BaseEstimator):
         self.security = security
         self.device = device
         self.memory_limit = memory_limit
+        self.search_rows = search_rows
         self.run_dir = run_dir
         self.verbose = verbose
 
@@ -135,9 +137,15 @@ class _EvoEnsembleBase(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
+        X : array-like, DataFrame or dask DataFrame of shape (n_samples, n_features)
             Numeric, categorical, string, boolean columns; missing values allowed.
+            A Dask DataFrame (with ``backend="dask"``) stays on the cluster: the
+            search runs on a sample of ``search_rows`` rows and the ensemble's
+            XGBoost members then train on all rows, data-parallel
+            (:mod:`evoens.bigdata`; see ``data_parallel_``).
         y : array-like of shape (n_samples,)
+            With a Dask DataFrame: a Dask Series of the same partitions, or
+            the name of a column of ``X``.
         sample_weight : array-like of shape (n_samples,), optional
         client : distributed.Client, optional
             Evaluate on this Dask cluster (left running afterwards).  It is a
@@ -148,11 +156,19 @@ class _EvoEnsembleBase(BaseEstimator):
         -------
         self
         """
-        budget = Budget.starting_now(self.time_budget, self.max_eval_time)
+        from .bigdata import fit_collection, is_dask_collection
+
         check_params(self.get_params())
+        if is_dask_collection(X):
+            fit_collection(self, X, y, sample_weight, client)
+            return self
+        budget = Budget.starting_now(self.time_budget, self.max_eval_time)
+        return self._fit_frame(X, y, sample_weight, client, budget, self._seed())
+
+    def _fit_frame(self, X, y, sample_weight, client, budget, seed):
+        """``fit`` on in-memory data, within ``budget``."""
         Xe, y_codes, classes, task, w = self._prepare(X, y, sample_weight)
-        seed = self._seed()
-        k = auto_folds(len(y_codes), self.time_budget) if isinstance(self.cv, str) else self.cv
+        k = auto_folds(len(y_codes), budget.seconds) if isinstance(self.cv, str) else self.cv
         folds = make_folds(y_codes, task, k, seed)
         n_classes = 0 if classes is None else len(classes)
         data = Dataset(Xe, y_codes, task, self.encoder_.categorical_mask, folds, n_classes, w)
@@ -239,11 +255,19 @@ class EvoEnsembleClassifier(ClassifierMixin, _EvoEnsembleBase):
     _task_kind = "classification"
 
     def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_``."""
+        """Class probabilities, columns in the order of ``classes_``.
+
+        On a Dask DataFrame: a lazy Dask DataFrame, one column per class
+        (named ``str(class)``), computed partition by partition on the workers.
+        """
+        if _is_dask(X):
+            return _on_partitions(self, X, "predict_proba")
         return self._predict_raw(X)
 
     def predict(self, X):
-        """Predicted class labels."""
+        """Predicted class labels (on a Dask DataFrame: a lazy Dask Series)."""
+        if _is_dask(X):
+            return _on_partitions(self, X, "predict")
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
@@ -270,5 +294,20 @@ class EvoEnsembleRegressor(RegressorMixin, _EvoEnsembleBase):
     _task_kind = "regression"
 
     def predict(self, X):
-        """Predicted values."""
+        """Predicted values (on a Dask DataFrame: a lazy Dask Series)."""
+        if _is_dask(X):
+            return _on_partitions(self, X, "predict")
         return self._predict_raw(X)
+
+
+def _is_dask(X) -> bool:
+    from .bigdata import is_dask_collection
+
+    return is_dask_collection(X)
+
+
+def _on_partitions(estimator, X, method):
+    from .bigdata import predict_collection
+
+    check_is_fitted(estimator, "ensemble_")
+    return predict_collection(estimator, X, method)

@@ -23,6 +23,10 @@ from ..learners import resolve_learner
 __all__ = ["STEP_CHOICES", "BuildContext", "build_pipeline"]
 
 #: slot -> the choices a space may name; the first is the slot's default.
+#: the one-hot step keeps at most this many columns per categorical column (the rarest
+#: levels share the last)
+ONEHOT_MAX_CATEGORIES = 32
+
 STEP_CHOICES = {
     "encoder": ("ordinal", "native", "onehot"),
     "scaler": ("none", "standard", "quantile", "robust"),
@@ -107,7 +111,11 @@ def build_pipeline(
             ),
             (
                 "onehot",
-                OneHotEncoder(handle_unknown="ignore", max_categories=32, sparse_output=False),
+                OneHotEncoder(
+                    handle_unknown="ignore",
+                    max_categories=ONEHOT_MAX_CATEGORIES,
+                    sparse_output=False,
+                ),
             ),
         ]
     elif len(cat_idx) and impute:
