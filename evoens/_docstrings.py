@@ -60,7 +60,8 @@ PARAMETERS = """
         on.  ``"auto"``: as many as fit in 1/20 of the smallest worker's
         memory limit as float64, counting each non-numeric column one-hot
         encoded at its widest (32 columns; the worker also holds each
-        evaluation's fold copies), at most 100,000.
+        evaluation's fold copies), and whose fold models (a full-depth
+        forest's, 20 kB a row) fit in a quarter of it; at most 100,000.
     run_dir : str, path or None, default=None
         A run directory with a durable journal of every evaluation.  Fitting
         again with the same ``run_dir`` and data resumes the run: evaluations

@@ -15,7 +15,13 @@ from sklearn.linear_model import LogisticRegression
 from evoens._deadline import check_deadline
 from evoens.space import Learner
 
-__all__ = ["SlowLearner", "StallingLearner", "CrashingLearner", "NeedsAnExtraLearner"]
+__all__ = [
+    "SlowLearner",
+    "SlowToPickleLearner",
+    "StallingLearner",
+    "CrashingLearner",
+    "NeedsAnExtraLearner",
+]
 
 
 class SlowLearner(Learner):
@@ -31,6 +37,22 @@ class SlowLearner(Learner):
 
     def _predict(self, X):
         return self.model_.predict_proba(X)
+
+
+class SlowToPickleLearner(Learner):
+    """Fits at once, but each fitted model takes ``params["seconds"]`` to pickle: the fold
+    models of deep boosters are 100-200 MB, and sending them back takes seconds."""
+
+    def _fit(self, X, y, sample_weight, params):
+        self.pickle_seconds_ = float(params.get("seconds", 1.0))
+        self.model_ = LogisticRegression(max_iter=1000).fit(X, y, sample_weight=sample_weight)
+
+    def _predict(self, X):
+        return self.model_.predict_proba(X)
+
+    def __getstate__(self):
+        time.sleep(getattr(self, "pickle_seconds_", 0.0))
+        return self.__dict__.copy()
 
 
 class StallingLearner(Learner):

@@ -38,6 +38,8 @@ component = "linear"
 component = "lightgbm"
 [learners.slow]
 component = "tests._contract_learners:SlowLearner"
+[learners.slow_to_pickle]
+component = "tests._contract_learners:SlowToPickleLearner"
 [learners.stalling]
 component = "tests._contract_learners:StallingLearner"
 [learners.crashing]
@@ -278,6 +280,17 @@ class TestBackendContract:
         [record] = _drive(backend, [(_candidate(0, "stalling"), 1.0)])
         _assert_failed(record, Status.TIMEOUT)
         assert time.time() - start < 1.0 + 20.0  # stopped at its deadline, not left running
+        _assert_goes_on(backend, context)
+
+    def test_record_sent_past_the_grace_is_kept_when_the_work_ended_in_time(
+        self, backend, context
+    ):
+        # 3 folds of 1.2 s each to pickle: the record arrives about 3.6 s after a 1 s deadline,
+        # past the 2 s grace; the evaluation itself ended in time, so it is no timeout
+        _await_ready(backend)
+        candidate = _candidate(0, "slow_to_pickle", seconds=1.2)
+        [record] = _drive(backend, [(candidate, 1.0)])
+        _assert_scored(record, candidate, context)
         _assert_goes_on(backend, context)
 
     def test_learner_ignoring_its_deadline_is_stopped_as_a_timeout(self, backend, context, kind):

@@ -48,6 +48,12 @@ logger = logging.getLogger("evoens")
 
 #: seconds a parked worker waits for the next fit before it exits
 PARK_TIMEOUT = 300.0
+#: a worker's word that its evaluation has ended and its record is on the way
+FINISHING = b"\x00"
+#: seconds a finished evaluation's record may take to arrive (pickling and sending
+#: eight deep boosters' fold models is 100-200 MB and takes seconds) before its
+#: worker counts as hung
+TRANSFER_LIMIT = 60.0
 
 
 def _worker_main(conn):
@@ -56,8 +62,8 @@ def _worker_main(conn):
     Messages (cloudpickled): ``("context", data_path, ctx_bytes)`` starts a
     fit, ``("evaluate", candidate, deadline)`` asks for a record back,
     ``("park",)`` ends the fit, an empty message ends the worker.  The worker
-    answers a context with an empty message (ready), an evaluation with its
-    record.
+    answers a context with an empty message (ready), an evaluation with
+    :data:`FINISHING` as soon as it has ended, then its record.
     """
     ctx = None
     while True:
@@ -84,7 +90,9 @@ def _worker_main(conn):
             ctx = None
         else:
             candidate, deadline = args
-            conn.send_bytes(cloudpickle.dumps(evaluate(candidate, ctx, deadline)))
+            record = evaluate(candidate, ctx, deadline)
+            conn.send_bytes(FINISHING)  # pickling large models may outlast the grace
+            conn.send_bytes(cloudpickle.dumps(record))
 
 
 def _kill(process) -> None:
@@ -337,6 +345,12 @@ class LocalBackend(Backend):
                     msg = None
                 if msg == b"":
                     w.ready = True
+                    continue
+                if msg == FINISHING:  # computed in time: no kill while the record travels
+                    candidate, deadline, started = w.task
+                    if deadline is not None:
+                        deadline = time.time() + TRANSFER_LIMIT - self.grace
+                    w.task = (candidate, deadline, started)
                     continue
                 if msg is not None:
                     w.task = None

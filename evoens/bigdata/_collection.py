@@ -22,6 +22,11 @@ SEARCH_ROWS_MAX = 100_000
 #: evaluation makes (training rows, the booster's own matrix, predictions) and
 #: the results of the tasks around it
 SEARCH_MEMORY_SHARE = 1 / 20
+#: and the models an evaluation holds take at most a quarter of it, at this many
+#: bytes per sample row: a full-depth forest's fold models (64 trees growing, the
+#: other folds' 38 kept) took about 590 MB on 28,000 training rows of noisy binary
+#: data; at 32,000 rows a 1 GiB worker was killed over its limit
+MODEL_BYTES_PER_ROW = 20_000
 #: the sample never holds fewer than this many rows of a class (or all of them)
 MIN_CLASS_ROWS = 30
 #: share of the partitions held out of training: half their rows early-stop the
@@ -39,18 +44,23 @@ def is_dask_collection(X) -> bool:
 def auto_search_rows(n_numeric: int, n_categorical: int, worker_memory: float) -> int:
     """The "auto" sample size: the widest matrix a pipeline may build from the sample
     (every categorical column one-hot encoded to its most columns) takes at most
-    :data:`SEARCH_MEMORY_SHARE` of the smallest worker's memory; at most
-    :data:`SEARCH_ROWS_MAX` rows.
+    :data:`SEARCH_MEMORY_SHARE` of the smallest worker's memory, and the fold
+    models of an evaluation a quarter of it (:data:`MODEL_BYTES_PER_ROW`); at
+    most :data:`SEARCH_ROWS_MAX` rows.
 
-    >>> auto_search_rows(50, 0, 4e9)
+    >>> auto_search_rows(50, 0, 16 * 1024**3)
     100000
-    >>> auto_search_rows(16, 6, 1024**3)
-    32109
+    >>> auto_search_rows(16, 6, 2 * 1024**3), auto_search_rows(16, 6, 1024**3)
+    (26843, 13421)
     """
     from ..space._components import ONEHOT_MAX_CATEGORIES
 
     width = n_numeric + ONEHOT_MAX_CATEGORIES * n_categorical + 1  # and the target
-    return int(min(SEARCH_ROWS_MAX, SEARCH_MEMORY_SHARE * worker_memory / (8.0 * width)))
+    rows = min(
+        SEARCH_MEMORY_SHARE * worker_memory / (8.0 * width),
+        0.25 * worker_memory / MODEL_BYTES_PER_ROW,
+    )
+    return int(min(SEARCH_ROWS_MAX, rows))
 
 
 @dataclass

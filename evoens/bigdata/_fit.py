@@ -26,15 +26,20 @@ from .._budget import CHECK_SHARE, DATA_PARALLEL_SHARE, Budget
 from .._metrics import get_metric
 from ..exceptions import InvalidInputError
 from ._collection import Collection, auto_search_rows
-from ._train import DataParallelTrainer, _known, trainable
+from ._train import LATE, DataParallelTrainer, _known, trainable
 
 __all__ = ["fit_collection", "predict_collection"]
 
 #: seconds kept for the check whatever the budget: it reads and predicts the held-out rows
 CHECK_MIN = 5.0
+#: a member starts its data-parallel training only with at least this many seconds left
+MIN_MEMBER_SECONDS = 5.0
 #: share of the time left that predicting the check rows may take (reading them,
 #: scattering the ensembles and scoring take the rest)
 CHECK_USE = 0.5
+#: held-out rows the check scores at least (all where there are fewer), whatever the
+#: time left: fewer cannot tell the two ensembles apart
+CHECK_MIN_ROWS = 2000
 
 
 def fit_collection(estimator, X, y, sample_weight, client) -> None:
@@ -95,37 +100,14 @@ def _fit(estimator, X, y, client, budget, log) -> None:
         client, coll, estimator.encoder_, codes, n_classes, sample[coll.columns].head(64)
     )
     sampled = estimator.ensemble_
-    members, outcome = [], {}
-    # the heaviest first: a member that overruns its share costs the lighter ones
+    # the heaviest first, with all the time left: it early-stops once it has its
+    # rounds and the next one gets the rest (with the time shared out by weight, on
+    # 17M rows no member of six had the time to build its matrices)
     chosen = sorted((m for m in sampled.members if trainable(m)), key=_weight, reverse=True)
-    for m in sorted(sampled.members, key=lambda m: m not in chosen):
-        if m not in chosen:
-            outcome[m.id] = "kept its sample-trained fold models (cannot train data-parallel)"
-            members.append(m)
-            continue
-        # the time left shared by ensemble weight among the members still to train
-        waiting = [c for c in chosen if c.id not in outcome]
-        share = _weight(m) / sum(_weight(c) for c in waiting)
-        now = time.time()
-        deadline = None if dp_end is None else now + max(0.0, dp_end - now) * share
-        log(f"phase: data-parallel training of member #{m.id} ({m.genome.learner})")
-        try:
-            fitted, info = trainer.fit(m, deadline, log)
-        except Exception as exc:
-            outcome[m.id] = f"kept its sample-trained fold models: {type(exc).__name__}: {exc}"
-            outcome[m.id] = outcome[m.id][:300]
-            log(f"member #{m.id}: {outcome[m.id]}")
-            members.append(m)
-            continue
-        how = "as XGBoost, " if info["translated"] else ""
-        rate = info["learning_rate"]
-        if rate[1] != rate[0]:
-            how += f"learning rate {rate[0]:g} -> {rate[1]:g}, "
-        outcome[m.id] = f"trained on all training rows ({how}{info['rounds']} rounds)"
-        k = max(1, len(m.models))
-        members.append(
-            dataclasses.replace(m, models=[fitted], predict_per_1k=m.predict_per_1k / k)
-        )
+    try:
+        members, outcome = _train_members(sampled, chosen, trainer, dp_end, log)
+    finally:
+        trainer.close()
     trained = dataclasses.replace(sampled, members=members)
 
     log("phase: checking on the held-out partitions")
@@ -133,7 +115,12 @@ def _fit(estimator, X, y, client, budget, log) -> None:
     per_row = (sampled.predict_per_1k + trained.predict_per_1k) / 1000
     every = _check_every(budget, coll.n_holdout_rows / 2, per_row, client)
     ensembles = {"sample": sampled, "all": trained}
-    scores = _check(client, coll, estimator.encoder_, codes, ensembles, metric, every)
+    end = None if budget.end is None else budget.end + LATE
+    try:
+        scores = _check(client, coll, estimator.encoder_, codes, ensembles, metric, every, end)
+    except TimeoutError as exc:
+        log(f"the check did not finish: {exc}")
+        scores = {"rows": 0}
     n_check = scores.pop("rows")
     use = "all"
     if scores and scores["sample"] > scores["all"]:
@@ -161,8 +148,42 @@ def _fit(estimator, X, y, client, budget, log) -> None:
     )
 
 
+def _train_members(sampled, chosen, trainer, dp_end, log) -> tuple[list, dict]:
+    """Train ``chosen`` in turn until ``dp_end``: every member of ``sampled``, trained
+    or as it was, and member id -> what happened to it."""
+    members, outcome = [], {}
+    for m in sorted(sampled.members, key=lambda m: m not in chosen):
+        if m not in chosen:
+            outcome[m.id] = "kept its sample-trained fold models (cannot train data-parallel)"
+            members.append(m)
+            continue
+        if dp_end is not None and dp_end - time.time() < MIN_MEMBER_SECONDS:
+            outcome[m.id] = "kept its sample-trained fold models (no time left to train it)"
+            members.append(m)
+            continue
+        log(f"phase: data-parallel training of member #{m.id} ({m.genome.learner})")
+        try:
+            fitted, info = trainer.fit(m, dp_end, log)
+        except Exception as exc:
+            outcome[m.id] = f"kept its sample-trained fold models: {type(exc).__name__}: {exc}"
+            outcome[m.id] = outcome[m.id][:300]
+            log(f"member #{m.id}: {outcome[m.id]}")
+            members.append(m)
+            continue
+        how = "as XGBoost, " if info["translated"] else ""
+        rate = info["learning_rate"]
+        if rate[1] != rate[0]:
+            how += f"learning rate {rate[0]:g} -> {rate[1]:g}, "
+        outcome[m.id] = f"trained on all training rows ({how}{info['rounds']} rounds)"
+        k = max(1, len(m.models))
+        members.append(
+            dataclasses.replace(m, models=[fitted], predict_per_1k=m.predict_per_1k / k)
+        )
+    return members, outcome
+
+
 def _weight(member) -> float:
-    """A member's claim on the data-parallel time: its ensemble weight, at least 0.05."""
+    """A member's place in the data-parallel order: its ensemble weight, at least 0.05."""
     return max(0.05, float(member.weight or 0.0))
 
 
@@ -195,11 +216,12 @@ def _check_every(budget: Budget, rows: float, seconds_per_row: float, client) ->
         return 1
     threads = max(1, sum(client.nthreads().values()))
     can = CHECK_USE * max(0.0, budget.end - time.time()) * threads / seconds_per_row
-    return max(1, int(np.ceil(rows / max(can, 1.0))))
+    return max(1, int(np.ceil(rows / max(can, CHECK_MIN_ROWS))))
 
 
-def _check(client, coll, encoder, codes, ensembles, metric, every=1) -> dict:
-    """Each ensemble's score on the held-out "check" rows, predicted on the workers."""
+def _check(client, coll, encoder, codes, ensembles, metric, every=1, end=None) -> dict:
+    """Each ensemble's score on the held-out "check" rows, predicted on the workers;
+    a :class:`TimeoutError` when they are not predicted by ``end``."""
     _, check = coll.holdout_halves(every)
     check = check.map_partitions(_known, coll.target, codes, meta=coll.frame._meta)
     names = list(ensembles)
@@ -208,11 +230,16 @@ def _check(client, coll, encoder, codes, ensembles, metric, every=1) -> dict:
     meta = pd.DataFrame({c: pd.Series(dtype=np.float64) for c in cols})
     # each ensemble travels to the workers once, not inside the graph
     models = [client.scatter(e, hash=False) for e in ensembles.values()]
-    out = client.compute(
+    future = client.compute(
         check.map_partitions(
             _predict_check, coll.columns, coll.target, encoder, codes, cols, *models, meta=meta
         )
-    ).result()
+    )
+    try:
+        out = future.result(timeout=None if end is None else max(0.0, end - time.time()))
+    except TimeoutError:
+        client.cancel([future, *models], force=True)
+        raise TimeoutError(f"no prediction {LATE:g} s past the time budget") from None
     scores = {"rows": len(out)}
     if len(out) == 0:
         return scores

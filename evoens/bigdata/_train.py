@@ -15,13 +15,27 @@ costs; the second is sized to the time left and early-stops on the held-out
 "stop" rows (every worker takes the same decision: the rounds are fixed on
 the client and the stop loss is reduced across workers).  When fewer rounds
 fit the time than the member needed on the sample, the second call raises the
-learning rate (:func:`faster_rate`).  A lost worker fails the call: it is
-retried once on rebuilt matrices, keeping the rounds already boosted.
+learning rate (:func:`faster_rate`).  There is no third call: each call
+builds the workers' quantile matrices again (35 s and a memory peak on 17M
+rows), which the rounds of a third call, sized from the second's time per
+round, did not leave time for.  A lost worker fails the call: it is
+retried once on rebuilt matrices (new task keys: the lost ones may wait for
+their dead worker), keeping the rounds already boosted.  No call waits
+past the member's deadline by more than :data:`LATE`: then its partitions are
+cancelled, which fails the tasks waiting on them (``xgboost.dask`` would wait
+forever for a training task whose inputs wait for a dead worker).  After a
+failed call, the workers whose threads still run its task are restarted: a
+worker whose peer died waits in the collective for minutes, holding its
+thread, and the retry and the check would wait with it (tasks cannot be
+interrupted; a shorter collective timeout aborted the client's process, where
+``LocalCluster`` runs the scheduler and XGBoost's tracker).
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
+import pickle
 import time
 
 import numpy as np
@@ -39,11 +53,18 @@ ROUNDS_SHARE = 0.85
 #: the rounds that fit the time are fewer than the member used on the sample
 MAX_RATE_SCALE, MAX_RATE = 4.0, 0.3
 #: seconds a worker waits on the others in one collective operation before it fails
+#: (a worker whose peer died waits that long, holding its thread: it is restarted)
 COLLECTIVE_TIMEOUT = 120
 #: tries of a chunk whose workers failed (a lost worker): the first and one retry
 TRIES = 2
 #: the label column of the partitions the boosters train on
 LABEL = "__evoens_label__"
+#: the key name of ``xgboost.dask``'s per-worker tasks
+PER_WORKER = "fn"
+#: distinguishes each build of the partitions (its tasks get new keys)
+_BUILDS = itertools.count()
+#: seconds past the member's deadline before a call to xgboost.dask is abandoned
+LATE = 10.0
 
 
 def trainable(member) -> bool:
@@ -164,10 +185,75 @@ class DataParallelTrainer:
         self.client, self.collection, self.encoder = client, collection, encoder
         self.codes, self.n_classes, self.head = codes, n_classes, head
         self.threads = max(1, min(client.nthreads().values(), default=1))
+        self._inputs: list = []  # futures of the partitions the current matrices read
+        self._built: tuple = (None, None)  # (what the matrices hold, the matrices)
 
     def fit(self, member, deadline: float | None, log=None):
         """A copy of the member's first fold model whose booster trained on all training
-        partitions; raises when no round could be trained (the caller keeps the member)."""
+        partitions; raises when no round could be trained (the caller keeps the member).
+
+        The matrices stay on the workers for the next member whose features are the
+        same (the same steps before its booster): it reads no partition again.
+        """
+        try:
+            return self._fit(member, deadline, log)
+        except BaseException:
+            self._drop_inputs()
+            self._restart_stuck(log)
+            raise
+
+    def close(self):
+        """Free the workers' copies of the features."""
+        self._drop_inputs()
+
+    def _drop_inputs(self):
+        inputs, self._inputs = self._inputs, []
+        self._built = (None, None)
+        if inputs:
+            try:
+                self.client.cancel(inputs, force=True)
+            except Exception:  # the cluster is gone: nothing is held
+                pass
+
+    def _restart_stuck(self, log=None):
+        """Restart the workers whose threads still run an abandoned ``xgboost.dask`` task."""
+        try:
+            busy = self.client.run(_running_xgboost)
+            stuck = sorted(addr for addr, running in busy.items() if running)
+            if stuck:
+                if log:
+                    log(f"restarting {len(stuck)} worker(s) left waiting in xgboost.dask")
+                self.client.restart_workers(stuck, timeout=60, raise_for_error=False)
+        except Exception as exc:  # the workers are lost already: nothing to free
+            if log:
+                log(f"could not restart the workers left waiting: {exc!r:.200}")
+
+    def _in_client(self, fn):
+        with self.client.as_current():  # dask's collections find it from this thread too
+            return fn()
+
+    def _bounded(self, fn, deadline):
+        """``fn()``, abandoned :data:`LATE` seconds past ``deadline`` (its inputs
+        cancelled, so that the tasks waiting on them fail and its thread ends)."""
+        if deadline is None:
+            return fn()
+        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import TimeoutError as Late
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="evoens-xgboost-dask")
+        try:
+            call = pool.submit(self._in_client, fn)
+            try:
+                return call.result(timeout=max(0.0, deadline - time.time()) + LATE)
+            except Late:
+                self._drop_inputs()
+                raise TimeoutError(
+                    f"xgboost.dask did not answer {LATE:g} s past the member's deadline"
+                ) from None
+        finally:
+            pool.shutdown(wait=False)
+
+    def _fit(self, member, deadline, log):
         from xgboost import dask as dxgb
 
         model = member.models[0]
@@ -190,7 +276,10 @@ class DataParallelTrainer:
         full["learning_rate"] = eta
         sample_rounds = _sample_rounds(member)
         booster, history, tries = None, [], 0
-        per_round, matrices = None, None
+        holds = (pickle.dumps(pre), tuple(names), None if types is None else tuple(types))
+        per_round, matrices = None, self._built[1] if self._built[0] == holds else None
+        if matrices is None:
+            self._drop_inputs()
         while len(history) < cap:
             left = None if deadline is None else deadline - time.time()
             chunk = FIRST_CHUNK if booster is None else cap - len(history)
@@ -202,19 +291,25 @@ class DataParallelTrainer:
                 break
             try:
                 if matrices is None:
-                    matrices = self._matrices(pre, names, types, dxgb)
+                    matrices = self._bounded(
+                        lambda: self._matrices(pre, names, types, dxgb), deadline
+                    )
+                    self._built = (holds, matrices)
                 dtrain, dstop = matrices
                 started = time.time()
-                out = dxgb.train(
-                    self.client,
-                    full,
-                    dtrain,
-                    num_boost_round=chunk,
-                    evals=[(dstop, "stop")],
-                    early_stopping_rounds=None if booster is None else PATIENCE,
-                    xgb_model=booster,
-                    verbose_eval=False,
-                    coll_cfg=_collective_config(),
+                out = self._bounded(
+                    lambda: dxgb.train(
+                        self.client,
+                        full,
+                        dtrain,
+                        num_boost_round=chunk,
+                        evals=[(dstop, "stop")],
+                        early_stopping_rounds=None if booster is None else PATIENCE,
+                        xgb_model=booster,
+                        verbose_eval=False,
+                        coll_cfg=_collective_config(),
+                    ),
+                    deadline,
                 )
             except Exception as exc:  # a lost worker, most likely: rebuild and retry once
                 tries += 1
@@ -227,6 +322,8 @@ class DataParallelTrainer:
                 if log:
                     log(f"member #{member.id}: boosting failed ({exc!r:.200}); retrying")
                 matrices = None
+                self._drop_inputs()
+                self._restart_stuck(log)
                 continue
             booster = out["booster"]
             got = list(next(iter(out["history"]["stop"].values())))
@@ -234,6 +331,8 @@ class DataParallelTrainer:
             per_round = (time.time() - started) / max(1, len(got))
             if len(got) < chunk or len(history) - 1 - int(np.argmin(history)) >= PATIENCE:
                 break  # stopped early
+            if len(history) > FIRST_CHUNK:
+                break  # the second call had the time: each call builds the matrices again
         if booster is None:
             raise TimeoutError("no boosting round fitted before the deadline")
         best = int(np.argmin(history))
@@ -267,14 +366,21 @@ class DataParallelTrainer:
         would idle through every round: each partition is computed on the next
         worker, round robin.  Features and labels are one partition, so
         ``xgboost.dask`` finds them on the same worker.
+
+        Each build has its own task keys: after a worker is lost, the tasks of
+        an earlier build that were placed on it can wait for it forever (the
+        scheduler kept them as ``no-worker`` when every worker left at once),
+        and a build reusing their keys would wait with them.  The futures are
+        kept in ``_inputs``, to be cancelled when the member is done or abandoned.
         """
         import dask.dataframe as dd
 
         c = self.collection
         meta = pd.DataFrame({n: pd.Series(dtype=np.float32) for n in [*names, LABEL]})
         rows = rows.map_partitions(_known, c.target, self.codes, meta=c.frame._meta)
+        build = next(_BUILDS)
         table = rows.map_partitions(
-            _table, c.columns, c.target, self.encoder, pre, names, self.codes, meta=meta
+            _table, c.columns, c.target, self.encoder, pre, names, self.codes, build, meta=meta
         )
         workers = sorted(self.client.scheduler_info(n_workers=-1)["workers"])
         futures = [
@@ -283,11 +389,13 @@ class DataParallelTrainer:
             )
             for i, part in enumerate(table.to_delayed())
         ]
+        self._inputs += futures
         table = dd.from_delayed(futures, meta=meta, verify_meta=False)
         return table[names], table[LABEL]
 
 
-def _table(part, columns, target, encoder, pre, names, codes) -> pd.DataFrame:
+def _table(part, columns, target, encoder, pre, names, codes, build=0) -> pd.DataFrame:
+    """A partition's features and labels (``build`` only makes the task's key)."""
     out = features(part, columns, encoder, pre, names)
     out[LABEL] = _labels(part, target, codes).to_numpy()
     return out
@@ -297,3 +405,10 @@ def _collective_config():
     from xgboost.collective import Config
 
     return Config(timeout=COLLECTIVE_TIMEOUT)
+
+
+def _running_xgboost(dask_worker) -> bool:
+    """Whether a thread of this worker runs a task of ``xgboost.dask`` (cancelled or not)."""
+    from dask.utils import key_split
+
+    return any(key_split(k) == PER_WORKER for k in dask_worker.active_threads.values())
