@@ -14,6 +14,8 @@ Examples
 >>> b = Budget(60.0, started=0.0)
 >>> b.end, b.search_end, b.eval_time
 (60.0, 55.8, 20.0)
+>>> round(b.frugal_cost(workers=2), 2)  # an eighth of 2 x 55.8 worker-seconds
+13.95
 >>> Budget(None, started=0.0).search_end is None
 True
 """
@@ -45,6 +47,11 @@ RESERVE_MAX = 30.0
 EVAL_SHARE = 1 / 3
 #: but never less than 5 s: below that even a default booster times out on mid-size data
 EVAL_MIN = 5.0
+#: a candidate expected to cost more than this share of the search's worker-seconds
+#: (workers x search time) waits while cheaper ones can run: at 60 s on 2 cores, 13 s.
+#: Cheap and strong first, as FLAML's cost-frugal search does; a run that has only
+#: expensive candidates left still runs them
+FRUGAL_SHARE = 1 / 8
 #: the ensemble stops this long before the end: room to return from ``fit``
 ENSEMBLE_MARGIN = 0.5
 #: the refit stops this long before the end: room to release its memory and return
@@ -121,6 +128,13 @@ class Budget:
             if t is not None
         ]
         return min(limits) if limits else None
+
+    def frugal_cost(self, workers: int) -> float | None:
+        """Seconds above which a candidate waits while cheaper ones can run
+        (:data:`FRUGAL_SHARE` of the search's worker-seconds); None without a budget."""
+        if self.search_end is None:
+            return None
+        return FRUGAL_SHARE * max(1, int(workers)) * (self.search_end - self.started)
 
     def search_over(self, now: float) -> bool:
         return self.search_end is not None and now >= self.search_end

@@ -154,6 +154,30 @@ def test_near_the_end_only_candidates_expected_to_finish_are_proposed():
     assert engine.ask(time_left=None) is not None  # no limit: anything queued goes
 
 
+def test_cheap_candidates_go_first_and_expensive_ones_still_run_when_nothing_else_can():
+    engine, y = _engine(population=20, time_bounded=True)
+    first = engine.ask(time_left=100.0, max_cost=5.0)  # nothing measured yet: anything goes
+    assert first.genome.learner == "lightgbm"
+    e = _fake_evaluation(first, y, 0.5)
+    e.wall_time = 20.0
+    engine.tell(e)
+    waiting = [c for c in engine._queues[0] if c.genome.learner == "lightgbm"]
+    assert waiting  # GBMXT, GBMLarge: expected at 20 s x their learning-rate ratio
+    proposed = [engine.ask(time_left=100.0, max_cost=5.0) for _ in range(6)]
+    assert all(c is not None and c.genome.learner != "lightgbm" for c in proposed)
+    assert all(c in engine._queues[0] for c in waiting)  # they wait, they are not dropped
+    # every learner measured at 20 s: nothing is cheap, so the queued ones run after all
+    for c in proposed:
+        e = _fake_evaluation(c, y, 0.5)
+        e.wall_time = 20.0
+        engine.tell(e)
+    late = engine.ask(time_left=100.0, max_cost=5.0)
+    assert late is not None and engine.expected_cost(late.genome) > 5.0
+    # and never one expected to outlast the time left, whatever the cap
+    while (c := engine.ask(time_left=10.0, max_cost=50.0)) is not None:
+        assert engine.expected_cost(c.genome) is None or engine.expected_cost(c.genome) <= 10.0
+
+
 def test_breeding_is_independent_of_completion_order():
     a, y = _engine(seed=3)
     b, _ = _engine(seed=3)

@@ -21,7 +21,8 @@ def run_search(
     evaluated again.  The search is deterministic, so a resumed run proposes
     the same candidates in the same order.  Evaluations still running at
     ``budget.search_end`` are abandoned (their workers stopped) and recorded;
-    near it, the engine proposes only candidates expected to finish in time.
+    near it, the engine proposes only candidates expected to finish in time,
+    and throughout, cheap ones first (:meth:`Budget.frugal_cost`).
     """
     records = []
     replay = dict(replay or {})
@@ -46,7 +47,10 @@ def run_search(
         starved = False  # a worker was free, and nothing was proposed
         while backend.idle > 0:
             end = budget.search_end
-            candidate = engine.ask(None if end is None else end - time.time())
+            candidate = engine.ask(
+                None if end is None else end - time.time(),
+                budget.frugal_cost(backend.capacity),
+            )
             if candidate is None:
                 starved = True
                 break

@@ -14,7 +14,10 @@ Near the end of a time-bounded run, :meth:`Evolution.ask` proposes only
 candidates whose expected cost fits the time left: the median cost of their
 learner's evaluations in this run, each scaled to all folds.  A candidate
 that would be stopped at the search's end wastes its worker's last seconds
-and returns nothing.
+and returns nothing.  Throughout such a run, cheap candidates go first: one
+expected to cost more than ``max_cost`` (an eighth of the search's
+worker-seconds, :meth:`Budget.frugal_cost <evoens._budget.Budget.frugal_cost>`)
+waits while a cheaper one can run.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ class Evolution:
         self._categorical, self._low_cardinality = bool(categorical), bool(low_cardinality)
         self.n_folds = max(1, int(n_folds))
         self._costs: dict[str, list[float]] = {}
-        self._starved_at = -1  # archive size when no filler fitted the time left
+        self._starved = (-1, 0.0)  # (archive size, time limit) when no filler fitted
         self._gains: tuple = ((), None)  # (ids, gains) of the last ensemble-gain computation
         self._immigrants: deque = deque()
         self._defaults: dict = {}
@@ -119,7 +122,9 @@ class Evolution:
         self._initial(list(seeds))
 
     # -- public state machine ---------------------------------------------
-    def ask(self, time_left: float | None = None) -> Candidate | None:
+    def ask(
+        self, time_left: float | None = None, max_cost: float | None = None
+    ) -> Candidate | None:
         """The next candidate to evaluate, or None if the search must wait (or is done).
 
         Parameters
@@ -127,7 +132,21 @@ class Evolution:
         time_left : float, optional
             Seconds the search has left.  Only candidates whose expected cost
             fits are proposed (the others stay queued); None: no limit.
+        max_cost : float, optional
+            Cheap first: candidates expected to cost more wait while one that
+            costs less can be proposed (a filler included); when none can, the
+            limit is ``time_left`` alone.
         """
+        limits = [time_left]
+        if max_cost is not None and (time_left is None or max_cost < time_left):
+            limits.insert(0, max_cost)
+        for limit in limits:
+            candidate = self._next(limit)
+            if candidate is not None:
+                return candidate
+        return None
+
+    def _next(self, time_left: float | None) -> Candidate | None:
         for g in sorted(self._queues):
             queue = self._queues[g]
             for i, candidate in enumerate(queue):
@@ -261,7 +280,8 @@ class Evolution:
         target = self._bred + 1
         if self.exhausted or (self.max_generations is not None and target >= self.max_generations):
             return None
-        if time_left is not None and self._starved_at == len(self.archive):
+        size, limit = self._starved
+        if time_left is not None and size == len(self.archive) and limit >= time_left:
             return None  # nothing fitted a moment ago, and nothing new has been learned
         child = None
         if sum(e.ok for e in self.archive.values()) >= max(4, self.population_size // 4):
@@ -279,7 +299,7 @@ class Evolution:
             self.n_fillers += 1
             self._expected.setdefault(target, set()).add(child.id)
         elif time_left is not None:
-            self._starved_at = len(self.archive)
+            self._starved = (len(self.archive), time_left)
         return child
 
     def _immigrant(self, target, time_left=None, prune_below=None) -> Candidate | None:
