@@ -48,7 +48,7 @@ EVAL_SHARE = 1 / 3
 #: but never less than 5 s: below that even a default booster times out on mid-size data
 EVAL_MIN = 5.0
 #: a candidate expected to cost more than this share of the search's worker-seconds
-#: (workers x search time) waits while cheaper ones can run: at 60 s on 2 cores, 13 s.
+#: (workers x search time) waits while cheaper ones can run: at 60 s on 2 cores, 14 s.
 #: Cheap and strong first, as FLAML's cost-frugal search does; a run that has only
 #: expensive candidates left still runs them
 FRUGAL_SHARE = 1 / 8

@@ -30,15 +30,13 @@ from distributed import Client
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor
-from evoens.bigdata._train import LATE
+from evoens.bigdata._train import LATE, PER_WORKER
 from evoens.exceptions import InvalidInputError
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 ROWS, PARTITIONS = 12_000, 8
-# the key name of xgboost.dask's per-worker tasks (building a worker's matrix, training on it)
-PER_WORKER = "fn"
 # search on an eighth of the rows: the boosters' data-parallel phase must use all of them
 _FIT = dict(space="fast", search_rows=1500, random_state=0, backend="dask")
 

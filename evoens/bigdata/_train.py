@@ -59,7 +59,8 @@ COLLECTIVE_TIMEOUT = 120
 TRIES = 2
 #: the label column of the partitions the boosters train on
 LABEL = "__evoens_label__"
-#: the key name of ``xgboost.dask``'s per-worker tasks
+#: the key name of ``xgboost.dask``'s per-worker tasks (building a worker's matrix,
+#: training on it)
 PER_WORKER = "fn"
 #: distinguishes each build of the partitions (its tasks get new keys)
 _BUILDS = itertools.count()
