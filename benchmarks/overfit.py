@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from suite import DEFAULT_DATA  # noqa: E402
+from suite import DEFAULT_DATA, load_split  # noqa: E402
 
 
 def _variants():
@@ -129,22 +129,13 @@ def _score(task, y, pred, labels):
 
 
 def run_one(name, data_dir, budget, seed, n_jobs, variants) -> list[dict]:
-    import pandas as pd
-    from sklearn.model_selection import train_test_split
-
     from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor
     from evoens._metrics import get_metric
     from evoens.journal._journal import RunLayout, _attach_artifacts, read_evaluations
 
-    manifest = {d["name"]: d for d in json.loads((data_dir / "manifest.json").read_text())}
-    info = manifest[name]
-    frame = pd.read_csv(data_dir / info["file"])
-    X, y = frame.drop(columns=info["target"]), frame[info["target"]]
+    info, (X_tr, X_te, y_tr, y_te) = load_split(name, data_dir, seed)
     task = info["task"]
     classification = task != "regression"
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=0.25, random_state=seed, stratify=y if classification else None
-    )
     cls = EvoEnsembleClassifier if classification else EvoEnsembleRegressor
     run_dir = tempfile.mkdtemp(prefix=f"overfit-{name}-")
     model = cls(time_budget=budget, n_jobs=n_jobs, random_state=seed, run_dir=run_dir)

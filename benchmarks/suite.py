@@ -59,11 +59,23 @@ AUTOGLUON_BEST_300 = {
 BRED = {"perturb", "tpe", "crossover", "step", "swap"}
 
 
+def load_split(name: str, data_dir: Path, seed: int):
+    """A dataset's manifest entry and its 75/25 split (stratified for classification)."""
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    manifest = {d["name"]: d for d in json.loads((data_dir / "manifest.json").read_text())}
+    info = manifest[name]
+    frame = pd.read_csv(data_dir / info["file"])
+    X, y = frame.drop(columns=info["target"]), frame[info["target"]]
+    stratify = y if info["task"] != "regression" else None
+    return info, train_test_split(X, y, test_size=0.25, random_state=seed, stratify=stratify)
+
+
 def run_one(
     name: str, data_dir: Path, budget: float, seed: int, n_jobs: int, space: str = "default"
 ) -> dict:
     """Fit and score evoens on one dataset (called in a child process)."""
-    import pandas as pd
     from sklearn.metrics import (
         accuracy_score,
         log_loss,
@@ -71,18 +83,11 @@ def run_one(
         roc_auc_score,
         root_mean_squared_error,
     )
-    from sklearn.model_selection import train_test_split
 
     from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor
 
-    manifest = {d["name"]: d for d in json.loads((data_dir / "manifest.json").read_text())}
-    info = manifest[name]
-    frame = pd.read_csv(data_dir / info["file"])
-    X, y = frame.drop(columns=info["target"]), frame[info["target"]]
+    info, (X_tr, X_te, y_tr, y_te) = load_split(name, data_dir, seed)
     classification = info["task"] != "regression"
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=0.25, random_state=seed, stratify=y if classification else None
-    )
     cls = EvoEnsembleClassifier if classification else EvoEnsembleRegressor
     model = cls(time_budget=budget, n_jobs=n_jobs, random_state=seed, space=space)
     start = time.time()
