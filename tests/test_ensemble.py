@@ -141,3 +141,25 @@ def test_a_costly_member_with_a_real_gain_stays():
         evaluations, y, make_folds(y, "binary", 5, 0), "binary", 2
     )
     assert 2 in {m.id for m in model.members}
+
+
+def test_the_stacker_takes_the_greedy_selection_not_near_copies_of_the_best():
+    """A search that bred one model five times fills the top by score with copies; the
+    stacker's members are the greedy selection's, so the complementary model is among them."""
+    y, (a, _, b) = _complementary()
+    metric = get_metric("neg_log_loss", "binary")
+    rng = np.random.default_rng(1)
+    copies = [np.clip(a + rng.normal(0, 1e-4, a.shape), 1e-6, 1) for _ in range(5)]
+    copies = [c / c.sum(axis=1, keepdims=True) for c in copies]
+    noise = rng.random(len(y))
+    worse_b = 0.7 * b + 0.3 * np.column_stack([1 - noise, noise])
+    preds = copies + [worse_b]
+    evaluations = [_evaluation(i, p, y, metric) for i, p in enumerate(preds)]
+    assert max(e.score for e in evaluations[:5]) > evaluations[5].score  # b ranks last
+    folds = make_folds(y, "binary", 5, 0)
+    model = EnsembleBuilder(metric, max_stack=3).build(evaluations, y, folds, "binary", 2)
+    scores = model.candidates_scores
+    # stacking two complementary models beats blending them (on copies alone it would not)
+    assert scores["stacked"] > scores["weighted"] + 0.1
+    assert model.kind == "stacked"
+    assert 5 in {m.id for m in model.members}

@@ -122,6 +122,8 @@ class EnsembleBuilder:
         Candidates considered: the best by score, plus each learner's best.
     n_iter : int
         Greedy selection rounds.
+    max_stack : int
+        Members a stacker takes at most (from the greedy selection).
     max_rows : int
         Weights are fitted on at most this many rows (a fixed subsample).
     cost_factor : float
@@ -261,9 +263,21 @@ class EnsembleBuilder:
         return weights, None if te is None else blend([p[te] for p in preds], weights)
 
     def _stacked(self, preds, y, w, rows, te, task, n_classes, deadline=None):
+        """A stacker on the greedy ensemble's members (by weight, then score; at most
+        ``max_stack``).
+
+        Not on the best ``max_stack`` by score: a search that breeds one
+        learner fills the top with near-copies of it, which a stacker cannot
+        tell apart (car at 300 s: eight MLPs, test log loss 0.0175 against
+        0.0135 on the greedy selection's four, held-out 0.0172 against 0.0116).
+        The greedy selection is refitted on the same rows, so held-out folds
+        stay unseen.
+        """
         yy, _ = self._sub(rows, y, None)
         scores = np.array([self.metric(yy, p if rows is None else p[rows], None) for p in preds])
-        top = [int(j) for j in np.argsort(-scores, kind="stable")[: self.max_stack]]
+        weights = self._weighted(preds, y, w, rows, None, task, n_classes, deadline)[0]
+        order = sorted(range(len(preds)), key=lambda j: (-weights[j], -scores[j], j))
+        top = [j for j in order if weights[j] > 0][: self.max_stack]
         fit_rows = slice(None) if rows is None else rows
         stacker = Stacker(task).fit(
             [preds[j][fit_rows] for j in top],
