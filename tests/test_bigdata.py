@@ -68,9 +68,20 @@ class _Cluster:
         dask_ = [sys.executable, "-m", "dask"]
         self.procs = [
             subprocess.Popen(
-                [*dask_, "scheduler", "--scheduler-file", str(scheduler_file), "--port", "0",
-                 "--no-dashboard", "--host", "127.0.0.1"],
-                env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                [
+                    *dask_,
+                    "scheduler",
+                    "--scheduler-file",
+                    str(scheduler_file),
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                ],
+                env=env,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
             )
         ]
         try:
@@ -81,9 +92,23 @@ class _Cluster:
             address = json.loads(scheduler_file.read_text())["address"]
             self.procs.append(
                 subprocess.Popen(
-                    [*dask_, "worker", address, "--nworkers", "2", "--nthreads", "1",
-                     "--memory-limit", "1.5GiB", "--no-dashboard", "--host", "127.0.0.1"],
-                    env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                    [
+                        *dask_,
+                        "worker",
+                        address,
+                        "--nworkers",
+                        "2",
+                        "--nthreads",
+                        "1",
+                        "--memory-limit",
+                        "1.5GiB",
+                        "--no-dashboard",
+                        "--host",
+                        "127.0.0.1",
+                    ],
+                    env=env,
+                    stdout=self.log,
+                    stderr=subprocess.STDOUT,
                 )
             )
             self.client = Client(address, set_as_default=False)

@@ -54,9 +54,9 @@ def test_builder_chooses_on_held_out_evidence_and_predicts():
         )
     folds = make_folds(y, "binary", 5, 0)
     model = EnsembleBuilder(metric).build(evaluations, y, folds, "binary", 2)
-    assert set(model.candidates_scores) == {"single", "weighted", "stacked"}
+    assert set(model.candidates_scores) == {"single", "weighted", "stacked", "stacked-top"}
     assert model.kind in ("weighted", "stacked")
-    assert model.candidates_scores[model.kind] > model.candidates_scores["single"]
+    assert model.candidates_scores[model.option] > model.candidates_scores["single"]
     assert abs(sum(m.weight for m in model.members) - 1) < 1e-9
 
 
@@ -161,5 +161,23 @@ def test_the_stacker_takes_the_greedy_selection_not_near_copies_of_the_best():
     scores = model.candidates_scores
     # stacking two complementary models beats blending them (on copies alone it would not)
     assert scores["stacked"] > scores["weighted"] + 0.1
-    assert model.kind == "stacked"
+    assert scores["stacked"] > scores["stacked-top"] + 0.1  # three copies stack like one
+    assert model.kind == "stacked" and model.option == "stacked"
     assert 5 in {m.id for m in model.members}
+
+
+def test_a_sparse_greedy_selection_leaves_the_stacker_on_the_best_by_score_to_win():
+    """A model that is informative but inverted never enters a blend, so the greedy
+    selection is the good model alone; a stacker on the best by score takes the inverted
+    one too and learns its sign, and the held-out comparison picks that stacker."""
+    y, (a, _, b) = _complementary()
+    metric = get_metric("neg_log_loss", "binary")
+    inverted = b[:, ::-1].copy()
+    evaluations = [_evaluation(i, p, y, metric) for i, p in enumerate([a, inverted])]
+    folds = make_folds(y, "binary", 5, 0)
+    model = EnsembleBuilder(metric).build(evaluations, y, folds, "binary", 2)
+    scores = model.candidates_scores
+    assert scores["stacked-top"] > max(scores["weighted"], scores["stacked"]) + 0.1
+    assert model.kind == "stacked" and model.option == "stacked-top"
+    assert {m.id for m in model.members} == {0, 1}
+    assert model.oof_score == scores["stacked-top"]

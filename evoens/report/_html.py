@@ -210,7 +210,7 @@ def _ensemble(data: RunData, colors) -> str:
     if held:
         parts = ", ".join(f"{_e(k)} {_fmt(v)}" for k, v in held.items())
         choice = (
-            f'<p class="note">Chosen: <b>{_e(ens["kind"])}</b>. '
+            f'<p class="note">Chosen: <b>{_e(ens.get("option") or ens["kind"])}</b>. '
             f"Held-out (out-of-fold) score of each option: {parts}.</p>"
         )
     if ens["kind"] == "stacked":

@@ -56,6 +56,7 @@ def from_estimator(estimator, title: str = "evoens run", info: dict | None = Non
     ]
     ensemble = {
         "kind": ens.kind,
+        "option": getattr(ens, "option", "") or ens.kind,
         "members": members,
         "oof_score": finite_or_none(ens.oof_score),
         "predict_s_per_1k": finite_or_none(sum(m["predict_s_per_1k"] or 0.0 for m in members)),
