@@ -65,25 +65,16 @@ class _Cluster:
             # the scheduler unpickles this module's plugin
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         }
-        dask_ = [sys.executable, "-m", "dask"]
-        self.procs = [
-            subprocess.Popen(
-                [
-                    *dask_,
-                    "scheduler",
-                    "--scheduler-file",
-                    str(scheduler_file),
-                    "--port",
-                    "0",
-                    "--no-dashboard",
-                    "--host",
-                    "127.0.0.1",
-                ],
+
+        def spawn(*args):
+            return subprocess.Popen(
+                [sys.executable, "-m", "dask", *args, "--no-dashboard", "--host", "127.0.0.1"],
                 env=env,
                 stdout=self.log,
                 stderr=subprocess.STDOUT,
             )
-        ]
+
+        self.procs = [spawn("scheduler", "--scheduler-file", str(scheduler_file), "--port", "0")]
         try:
             end = time.time() + 60
             while not scheduler_file.exists() or not scheduler_file.read_text().strip():
@@ -91,24 +82,15 @@ class _Cluster:
                 time.sleep(0.1)
             address = json.loads(scheduler_file.read_text())["address"]
             self.procs.append(
-                subprocess.Popen(
-                    [
-                        *dask_,
-                        "worker",
-                        address,
-                        "--nworkers",
-                        "2",
-                        "--nthreads",
-                        "1",
-                        "--memory-limit",
-                        "1.5GiB",
-                        "--no-dashboard",
-                        "--host",
-                        "127.0.0.1",
-                    ],
-                    env=env,
-                    stdout=self.log,
-                    stderr=subprocess.STDOUT,
+                spawn(
+                    "worker",
+                    address,
+                    "--nworkers",
+                    "2",
+                    "--nthreads",
+                    "1",
+                    "--memory-limit",
+                    "1.5GiB",
                 )
             )
             self.client = Client(address, set_as_default=False)
