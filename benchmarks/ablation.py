@@ -14,6 +14,13 @@ weight that bred candidates hold; then mean ranks over the datasets.
 
     python benchmarks/ablation.py --budget 300 \\
         --datasets car vehicle phoneme churn satimage wine_quality_white
+
+One seed ranks the modes by run-to-run noise as much as by the engine (the
+split and the search both follow the seed), so runs with other seeds are
+combined: ``--combine A.json B.json ...`` ranks the modes within each
+(dataset, seed) and prints the mean ranks over all of them, per dataset and
+overall, with how often the full engine beats each ablation.  Saved sweeps
+are kept in ``benchmarks/sweeps/``.
 """
 
 from __future__ import annotations
@@ -54,8 +61,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--combine", nargs="+", type=Path, metavar="JSON")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.combine:
+        print(combine([r for f in args.combine for r in _load(f)], args.modes))
+        return
     if args.one:
         print(
             json.dumps(
@@ -128,6 +139,55 @@ def summarise(results, modes) -> str:
         "Bred share of ensemble weight (mean): "
         + ", ".join(f"{m} {v:.0%}" for m, v in weights.items())
     )
+    return "\n".join(lines)
+
+
+def _load(path: Path) -> list[dict]:
+    records = json.loads(path.read_text())
+    missing = [r["dataset"] for r in records if "seed" not in r]
+    if missing:
+        raise SystemExit(f"{path}: records without a seed ({', '.join(missing[:3])}, ...)")
+    return records
+
+
+def combine(results, modes) -> str:
+    """Mean ranks over (dataset, seed) pairs from several sweeps, and paired wins of full."""
+    runs = {}
+    for r in results:
+        runs.setdefault((r["dataset"], r["seed"]), {})[r["mode"]] = r
+    ranks = {}
+    wins = {m: [0, 0] for m in modes if m != "full"}
+    for (name, _), rows in sorted(runs.items()):
+        if set(rows) != set(modes):
+            continue
+        higher = _higher_is_better(rows[modes[0]]["task"])
+        values = [rows[m]["metric"] for m in modes]
+        for m, rk in zip(modes, _rank(values, higher)):
+            ranks.setdefault(name, {}).setdefault(m, []).append(rk)
+        if "full" in rows:
+            for m in wins:
+                better = rows["full"]["metric"] - rows[m]["metric"]
+                wins[m][0] += (better > 0) if higher else (better < 0)
+                wins[m][1] += 1
+    lines = ["| dataset | seeds | " + " | ".join(modes) + " |", "|---|---|" + "---|" * len(modes)]
+    for name, by_mode in ranks.items():
+        seeds = len(by_mode[modes[0]])
+        cells = " | ".join(f"{np.mean(by_mode[m]):.2f}" for m in modes)
+        lines.append(f"| {name} | {seeds} | {cells} |")
+    flat = {m: [rk for by_mode in ranks.values() for rk in by_mode[m]] for m in modes}
+    lines.append("")
+    lines.append(
+        f"Mean rank over {len(flat[modes[0]])} (dataset, seed) runs (lower is better): "
+        + ", ".join(f"{m} {np.mean(r):.2f}" for m, r in flat.items() if r)
+    )
+    lines.append(
+        "Full beats: " + ", ".join(f"{m} on {w} of {n} runs" for m, (w, n) in wins.items())
+    )
+    for key, label in (("bred_share", "evaluations"), ("bred_weight", "ensemble weight")):
+        means = {m: np.mean([r[key] for r in results if r["mode"] == m]) for m in modes}
+        lines.append(
+            f"Bred share of {label} (mean): " + ", ".join(f"{m} {v:.0%}" for m, v in means.items())
+        )
     return "\n".join(lines)
 
 

@@ -128,6 +128,7 @@ def run_one(
         if weight > 0
         else 0.0,
         "dataset": name,
+        "seed": seed,
         "task": info["task"],
         "metric": float(metric),
         "side_metric": float(side),
