@@ -130,16 +130,18 @@ def summarise(results, modes) -> str:
         "Mean rank (lower is better): "
         + ", ".join(f"{m} {np.mean(r):.2f}" for m, r in ranks.items() if r)
     )
-    shares = {m: np.mean([r["bred_share"] for r in results if r["mode"] == m]) for m in modes}
-    weights = {m: np.mean([r["bred_weight"] for r in results if r["mode"] == m]) for m in modes}
-    lines.append(
-        "Bred share of evaluations (mean): " + ", ".join(f"{m} {v:.0%}" for m, v in shares.items())
-    )
-    lines.append(
-        "Bred share of ensemble weight (mean): "
-        + ", ".join(f"{m} {v:.0%}" for m, v in weights.items())
-    )
-    return "\n".join(lines)
+    return "\n".join(lines + _bred_lines(results, modes))
+
+
+def _bred_lines(results, modes) -> list[str]:
+    """Mean share of evaluations and of ensemble weight that bred candidates hold, per mode."""
+    lines = []
+    for key, label in (("bred_share", "evaluations"), ("bred_weight", "ensemble weight")):
+        means = {m: np.mean([r[key] for r in results if r["mode"] == m]) for m in modes}
+        lines.append(
+            f"Bred share of {label} (mean): " + ", ".join(f"{m} {v:.0%}" for m, v in means.items())
+        )
+    return lines
 
 
 def _load(path: Path) -> list[dict]:
@@ -156,19 +158,18 @@ def combine(results, modes) -> str:
     for r in results:
         runs.setdefault((r["dataset"], r["seed"]), {})[r["mode"]] = r
     ranks = {}
-    wins = {m: [0, 0] for m in modes if m != "full"}
+    wins = {m: [0, 0] for m in modes if m != "full"} if "full" in modes else {}
     for (name, _), rows in sorted(runs.items()):
-        if set(rows) != set(modes):
+        if not set(modes) <= set(rows):
             continue
         higher = _higher_is_better(rows[modes[0]]["task"])
         values = [rows[m]["metric"] for m in modes]
         for m, rk in zip(modes, _rank(values, higher)):
             ranks.setdefault(name, {}).setdefault(m, []).append(rk)
-        if "full" in rows:
-            for m in wins:
-                better = rows["full"]["metric"] - rows[m]["metric"]
-                wins[m][0] += (better > 0) if higher else (better < 0)
-                wins[m][1] += 1
+        for m in wins:
+            better = rows["full"]["metric"] - rows[m]["metric"]
+            wins[m][0] += (better > 0) if higher else (better < 0)
+            wins[m][1] += 1
     lines = ["| dataset | seeds | " + " | ".join(modes) + " |", "|---|---|" + "---|" * len(modes)]
     for name, by_mode in ranks.items():
         seeds = len(by_mode[modes[0]])
@@ -180,15 +181,11 @@ def combine(results, modes) -> str:
         f"Mean rank over {len(flat[modes[0]])} (dataset, seed) runs (lower is better): "
         + ", ".join(f"{m} {np.mean(r):.2f}" for m, r in flat.items() if r)
     )
-    lines.append(
-        "Full beats: " + ", ".join(f"{m} on {w} of {n} runs" for m, (w, n) in wins.items())
-    )
-    for key, label in (("bred_share", "evaluations"), ("bred_weight", "ensemble weight")):
-        means = {m: np.mean([r[key] for r in results if r["mode"] == m]) for m in modes}
+    if wins:
         lines.append(
-            f"Bred share of {label} (mean): " + ", ".join(f"{m} {v:.0%}" for m, v in means.items())
+            "Full beats: " + ", ".join(f"{m} on {w} of {n} runs" for m, (w, n) in wins.items())
         )
-    return "\n".join(lines)
+    return "\n".join(lines + _bred_lines(results, modes))
 
 
 if __name__ == "__main__":
