@@ -57,6 +57,10 @@ def test_forest_fold_model_grows_only_what_the_bag_keeps_and_enough_for_its_oof(
     fold = RandomForestLearner("regression", {"n_estimators": 300})
     fold.bag_size = 8
     assert len(fold.fit(X, y).model_.estimators_) == 64  # 300 / 8, but min_fold_trees
+    three = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    fold = RandomForestLearner("multiclass", {"n_estimators": 300})
+    fold.bag_size = 8
+    assert len(fold.fit(X, three).model_.estimators_) == 300  # multiclass: every tree
     whole = RandomForestLearner("regression", {"n_estimators": 100})  # not a fold model
     assert len(whole.fit(X, y).model_.estimators_) == 100
 
@@ -130,3 +134,17 @@ def test_custom_learners_written_against_evoens_space_still_import():
     import evoens.space
 
     assert evoens.space.Learner is evoens.learners.Learner
+
+
+@pytest.mark.parametrize("rows, refits", [(6_000, True), (17_000, False)])
+def test_booster_refits_on_the_whole_fold_up_to_refit_rows(rows, refits):
+    from evoens.learners import LightGBMLearner
+
+    assert LightGBMLearner.refit_rows == 16_000  # 201_pol's 9,000-row folds refit
+    X, y = _regression(n=rows, d=5)
+    model = LightGBMLearner("regression", {"learning_rate": 0.3}).fit(X, y)
+    booster = model.booster_
+    if refits:  # retrained on every row, no holdout, for the rounds early stopping chose
+        assert booster.best_iteration == 0 and model.n_rounds_ == booster.current_iteration()
+    else:  # the early-stopped booster, trained on the rows the holdout left
+        assert 0 < booster.best_iteration == model.n_rounds_
