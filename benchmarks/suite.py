@@ -9,6 +9,7 @@ figures recorded in BENCHMARKS.md, with ranks and budget ratios.
     python benchmarks/suite.py                         # all 13 datasets, 60 s each
     python benchmarks/suite.py --datasets car vehicle --budget 30
     python benchmarks/suite.py --budget 300  # also compared with AutoGluon best_quality at 300 s
+    python benchmarks/suite.py --compare OLD.json NEW.json  # two saved sweeps, side by side
 """
 
 from __future__ import annotations
@@ -272,6 +273,52 @@ def summarise(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compare(base: list[dict], new: list[dict]) -> str:
+    """Two sweeps side by side (``--output`` files, e.g. the previous main and a change).
+
+    Per dataset the median test score and evaluations of each sweep's runs
+    (repeats of a dataset are pooled), which sweep scored better, then the
+    ratio of median evaluations and the worst fit time over budget of ``new``.
+    """
+
+    def by_dataset(records):
+        out: dict = {}
+        for r in records:
+            if r.get("metric") is not None:
+                out.setdefault(r["dataset"], []).append(r)
+        return out
+
+    old_runs, new_runs = by_dataset(base), by_dataset(new)
+    lines = [
+        "| dataset | runs | evaluations | test score | new better |",
+        "|---|---|---|---|---|",
+    ]
+    old_evals, new_evals, wins, names = [], [], 0, [d for d in old_runs if d in new_runs]
+    for name in names:
+        a, b = old_runs[name], new_runs[name]
+        task = a[0]["task"]
+        ma, mb = (float(np.median([r["metric"] for r in rs])) for rs in (a, b))
+        ea, eb = (float(np.median([r["evaluations"] for r in rs])) for rs in (a, b))
+        old_evals.append(ea)
+        new_evals.append(eb)
+        better = mb > ma if _higher_is_better(task) else mb < ma
+        wins += better
+        lines.append(
+            f"| {name} | {len(a)} / {len(b)} | {ea:g} -> {eb:g} | "
+            f"{ma:.5g} -> {mb:.5g} | {'yes' if better else 'no'} |"
+        )
+    if not names:
+        return "no dataset is in both sweeps"
+    mo, mn = np.median(old_evals), np.median(new_evals)
+    worst = max(r["fit_s"] / r["budget_s"] for rs in new_runs.values() for r in rs)
+    lines += [
+        "",
+        f"median evaluations {mo:g} -> {mn:g} ({mn / mo:.2f}x); new better on {wins} of "
+        f"{len(names)} datasets; new fit / budget at most {worst:.3f}",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="*", default=list(PEERS))
@@ -282,7 +329,14 @@ def main(argv=None):
     parser.add_argument("--space", default="default", help="a preset name or a .toml path")
     parser.add_argument("--output", type=Path, help="write all results as JSON here")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--compare", nargs=2, type=Path, metavar=("BASE", "NEW"), help="two --output files"
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        base, new = (json.loads(p.read_text()) for p in args.compare)
+        print(compare(base, new))
+        return
     if args.one:
         result = run_one(args.one, args.data_dir, args.budget, args.seed, args.n_jobs, args.space)
         print(json.dumps(result))
