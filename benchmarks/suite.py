@@ -289,11 +289,14 @@ def compare(base: list[dict], new: list[dict]) -> str:
         return out
 
     old_runs, new_runs = by_dataset(base), by_dataset(new)
+    names = [d for d in old_runs if d in new_runs]
+    if not names:
+        return "no dataset is in both sweeps"
     lines = [
         "| dataset | runs | evaluations | test score | new better |",
         "|---|---|---|---|---|",
     ]
-    old_evals, new_evals, wins, names = [], [], 0, [d for d in old_runs if d in new_runs]
+    old_evals, new_evals, wins = [], [], 0
     for name in names:
         a, b = old_runs[name], new_runs[name]
         task = a[0]["task"]
@@ -307,8 +310,6 @@ def compare(base: list[dict], new: list[dict]) -> str:
             f"| {name} | {len(a)} / {len(b)} | {ea:g} -> {eb:g} | "
             f"{ma:.5g} -> {mb:.5g} | {'yes' if better else 'no'} |"
         )
-    if not names:
-        return "no dataset is in both sweeps"
     mo, mn = np.median(old_evals), np.median(new_evals)
     worst = max(r["fit_s"] / r["budget_s"] for rs in new_runs.values() for r in rs)
     lines += [

@@ -144,7 +144,7 @@ def test_booster_refits_on_the_whole_fold_up_to_refit_rows(rows, refits):
     X, y = _regression(n=rows, d=5)
     model = LightGBMLearner("regression", {"learning_rate": 0.3}).fit(X, y)
     booster = model.booster_
-    if refits:  # retrained on every row, no holdout, for the rounds early stopping chose
+    if refits:  # retrained on every row, no holdout, for 1.1x the early-stopped rounds
         assert booster.best_iteration == 0 and model.n_rounds_ == booster.current_iteration()
     else:  # the early-stopped booster, trained on the rows the holdout left
         assert 0 < booster.best_iteration == model.n_rounds_

@@ -58,7 +58,7 @@ class Learner(BaseEstimator):
     #: it at 60 s the public suite made median 20-21 evaluations instead of 18, and
     #: scored worse on wine and churn in 2 runs of 2 (-0.002, -0.001 AUC): kept.
     #: The limit was 4,000 rows until 201_pol (9,000 rows a fold, regression) scored
-    #: RMSE 4.098-4.100 with the refit against 4.115-4.142 without, 3 runs each at
+    #: RMSE 4.098-4.100 with the refit (5 runs) against 4.115-4.146 without (6), at
     #: 60 s (issue 8's baseline, which always refit: 4.090-4.092)
     refit_rows = 16_000
     #: fold models whose predictions are averaged; cross-validation sets it before ``fit``
