@@ -273,6 +273,38 @@ def test_the_pruning_bar_rises_with_the_population():
     assert engine._prune_threshold(weak + strong) >= min(e.score for e in strong)
 
 
+def test_a_time_bounded_candidate_faces_the_bar_of_the_results_in_when_it_starts():
+    for bounded in (True, False):
+        engine, y = _engine(population=40, time_bounded=bounded)
+        first = [engine.ask() for _ in range(8)]  # generation 0 has 20: 12 still queued
+        assert all(c.prune_below is None for c in first)
+        for c in first:
+            engine.tell(_fake_evaluation(c, y, 0.2 + 0.1 * (c.id % 5)))
+        bar = engine._prune_threshold([e for e in engine.archive.values() if e.ok])
+        later = engine.ask()
+        assert later.generation == 0
+        # a run bounded by generations keeps the bar it was made with: nothing depends
+        # on when results arrive
+        assert later.prune_below == (bar if bounded else None)
+
+
+def test_a_filler_near_the_end_is_bred_from_a_parent_expected_to_fit():
+    engine, y = _engine(population=8, time_bounded=True, n_folds=3)
+    gen0 = [engine.ask() for _ in range(4)]
+    for i, c in enumerate(gen0):
+        e = _fake_evaluation(c, y, 0.9 - 0.1 * i)
+        e.wall_time = 0.2 if c.genome.learner == "logistic" else 30.0
+        engine.tell(e)
+    assert "logistic" in {c.genome.learner for c in gen0}
+    engine._immigrants.clear()  # no waiting seed to fall back on
+    for g in list(engine._queues):
+        engine._queues[g].clear()  # generation 1 is queued behind its barrier
+    proposed = [engine.ask(time_left=2.0) for _ in range(3)]
+    assert all(c is not None for c in proposed)  # the worker does not idle
+    assert all(c.genome.learner == "logistic" and c.operator in BRED for c in proposed)
+    assert all(engine.fits(c.genome, 2.0) for c in proposed)
+
+
 def test_stalled_generations_counts_since_last_improvement():
     engine, _ = _engine()
     engine.best_by_generation = [0.5, 0.7, 0.7, 0.69]

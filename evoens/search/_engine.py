@@ -14,7 +14,10 @@ Near the end of a time-bounded run, :meth:`Evolution.ask` proposes only
 candidates whose expected cost fits the time left: the median cost of their
 learner's evaluations in this run, each scaled to all folds.  A candidate
 that would be stopped at the search's end wastes its worker's last seconds
-and returns nothing.  Throughout such a run, cheap candidates go first: one
+and returns nothing; a worker that nothing queued fits gets a child bred from
+a parent that does (a cheap learner), rather than idling to the end.  A
+candidate starts under the pruning bar of every result in when it starts.
+Throughout such a run, cheap candidates go first: one
 expected to cost more than ``max_cost`` (an eighth of the search's
 worker-seconds, :meth:`Budget.frugal_cost <evoens._budget.Budget.frugal_cost>`)
 waits while a cheaper one can run.
@@ -23,6 +26,7 @@ waits while a cheaper one can run.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 
 import numpy as np
 import optuna
@@ -143,8 +147,22 @@ class Evolution:
         for limit in limits:
             candidate = self._next(limit)
             if candidate is not None:
-                return candidate
+                return self._with_current_bar(candidate) if self.time_bounded else candidate
         return None
+
+    def _with_current_bar(self, candidate: Candidate) -> Candidate:
+        """``candidate`` with the pruning bar of every result so far, where that is higher.
+
+        A candidate is made with the bar of the results it was bred from; one
+        that starts later (generation 0's seeds, immigrants, children queued
+        behind a generation) faces the results that arrived meanwhile.  Only
+        in a time-bounded run: a run bounded by generations keeps the bar of
+        its basis, so that what is pruned never depends on arrival order.
+        """
+        bar = self._prune_threshold([e for e in self.archive.values() if e.ok])
+        if bar is None or (candidate.prune_below is not None and candidate.prune_below >= bar):
+            return candidate
+        return replace(candidate, prune_below=bar)
 
     def _next(self, time_left: float | None) -> Candidate | None:
         for g in sorted(self._queues):
@@ -285,9 +303,11 @@ class Evolution:
             return None  # nothing fitted a moment ago, and nothing new has been learned
         child = None
         if sum(e.ok for e in self.archive.values()) >= max(4, self.population_size // 4):
-            for attempt in range(self.FILLER_ATTEMPTS):
+            for attempt in range(self.FILLER_ATTEMPTS + 1):
                 tag = ("filler", self.n_fillers, attempt)
-                children = self._breed(target, None, 1, tag=tag)
+                # the last try breeds only from parents expected to fit the time left
+                fitting = time_left if attempt == self.FILLER_ATTEMPTS else None
+                children = self._breed(target, None, 1, tag=tag, fitting=fitting)
                 child = children[0] if children else None
                 if child is None or self.fits(child.genome, time_left):
                     break
@@ -373,10 +393,19 @@ class Evolution:
         return np.random.default_rng(np.random.SeedSequence(self._root, spawn_key=tuple(words)))
 
     # -- breeding -------------------------------------------------------------
-    def _breed(self, target: int, basis_gen: int | None, size: int, tag=()) -> list[Candidate]:
+    def _breed(
+        self, target: int, basis_gen: int | None, size: int, tag=(), fitting=None
+    ) -> list[Candidate]:
         """``size`` candidates for generation ``target`` from the results of generations
         ``<= basis_gen`` (all results so far when None): immigrants first while seeds wait,
-        then children."""
+        then children.
+
+        ``fitting`` (seconds, a filler's last try near the search's end): parents
+        only among the results whose genome is expected to fit it, and only the
+        operators that keep the parent's learner (a child costs about what its
+        parent did), so a cheap learner fills the last seconds of a worker that
+        would otherwise idle.
+        """
         rng = self._rng("breed", target, *tag)
         basis = sorted(
             (
@@ -402,8 +431,20 @@ class Evolution:
         score = np.array([e.score for e in ok])
         gain = self._ensemble_gains(ok)
         cost = np.array([e.fit_time for e in ok]) if self.time_bounded else np.zeros(len(ok))
-        pool = select_parents(score, gain, cost, self.population_size)
-        names, rates = zip(*OPERATOR_RATES.items()) if OPERATOR_RATES else ((), ())
+        rates = dict(OPERATOR_RATES)
+        keep = np.arange(len(ok))
+        if fitting is not None:
+            keep = np.array([i for i, e in enumerate(ok) if self.fits(e.genome, fitting)], int)
+            rates = {op: r for op, r in rates.items() if op in ("perturb", "step", "crossover")}
+            if not len(keep):
+                return children
+        pool = [
+            (int(keep[i]), front)
+            for i, front in select_parents(
+                score[keep], gain[keep], cost[keep], self.population_size
+            )
+        ]
+        names, rates = zip(*rates.items()) if rates else ((), ())
         while names and len(children) < size:
             for _attempt in range(20):
                 op = names[rng.choice(len(names), p=np.array(rates) / sum(rates))]
