@@ -288,21 +288,31 @@ def test_a_time_bounded_candidate_faces_the_bar_of_the_results_in_when_it_starts
         assert later.prune_below == (bar if bounded else None)
 
 
-def test_a_filler_near_the_end_is_bred_from_a_parent_expected_to_fit():
+def _near_the_end(cheap_quality):
+    """An engine whose generation 0 is told (the cheap learner at ``cheap_quality``, the
+    others at 0.6-0.8 and 30 s each), with nothing queued or waiting."""
     engine, y = _engine(population=8, time_bounded=True, n_folds=3)
     gen0 = [engine.ask() for _ in range(4)]
-    for i, c in enumerate(gen0):
-        e = _fake_evaluation(c, y, 0.9 - 0.1 * i)
-        e.wall_time = 0.2 if c.genome.learner == "logistic" else 30.0
-        engine.tell(e)
     assert "logistic" in {c.genome.learner for c in gen0}
+    for i, c in enumerate(gen0):
+        cheap = c.genome.learner == "logistic"
+        e = _fake_evaluation(c, y, cheap_quality if cheap else 0.8 - 0.1 * i)
+        e.wall_time = 0.2 if cheap else 30.0
+        engine.tell(e)
     engine._immigrants.clear()  # no waiting seed to fall back on
     for g in list(engine._queues):
         engine._queues[g].clear()  # generation 1 is queued behind its barrier
+    return engine
+
+
+def test_a_filler_near_the_end_is_bred_from_a_good_parent_expected_to_fit():
+    engine = _near_the_end(cheap_quality=0.9)
     proposed = [engine.ask(time_left=2.0) for _ in range(3)]
     assert all(c is not None for c in proposed)  # the worker does not idle
     assert all(c.genome.learner == "logistic" and c.operator in BRED for c in proposed)
     assert all(engine.fits(c.genome, 2.0) for c in proposed)
+    # a weak cheap learner breeds no fillers: its near-copies would crowd the ensemble
+    assert _near_the_end(cheap_quality=0.1).ask(time_left=2.0) is None
 
 
 def test_stalled_generations_counts_since_last_improvement():

@@ -401,10 +401,12 @@ class Evolution:
         then children.
 
         ``fitting`` (seconds, a filler's last try near the search's end): parents
-        only among the results whose genome is expected to fit it, and only the
-        operators that keep the parent's learner (a child costs about what its
-        parent did), so a cheap learner fills the last seconds of a worker that
-        would otherwise idle.
+        only among the better half of the population whose genome is expected to
+        fit it, and only the operators that keep the parent's learner (a child
+        costs about what its parent did), so a cheap learner that scores well
+        fills the last seconds of a worker that would otherwise idle.  A weak
+        one does not: dozens of its near-copies, bred at the end, took half the
+        ensemble's weight on car and scored worse.
         """
         rng = self._rng("breed", target, *tag)
         basis = sorted(
@@ -434,7 +436,12 @@ class Evolution:
         rates = dict(OPERATOR_RATES)
         keep = np.arange(len(ok))
         if fitting is not None:
-            keep = np.array([i for i, e in enumerate(ok) if self.fits(e.genome, fitting)], int)
+            elite = np.sort(score)[::-1][: max(8, self.population_size)]
+            good = float(np.median(elite))
+            keep = np.array(
+                [i for i, e in enumerate(ok) if e.score >= good and self.fits(e.genome, fitting)],
+                int,
+            )
             rates = {op: r for op, r in rates.items() if op in ("perturb", "step", "crossover")}
             if not len(keep):
                 return children
