@@ -271,6 +271,14 @@ def test_the_pruning_bar_rises_with_the_population():
     strong = [_fake_evaluation(c, y, 0.9) for c in candidates] * 2
     assert engine._prune_threshold(weak) < engine._prune_threshold(weak + strong)
     assert engine._prune_threshold(weak + strong) >= min(e.score for e in strong)
+    # a bred child faces the population's median first fold, a seed its lowest quarter
+    population = []
+    for q in np.linspace(0.5, 0.9, 8):
+        e = _fake_evaluation(candidates[0], y, 0.5)
+        e.score, e.fold_scores = float(q), [float(q)] * 3
+        population.append(e)
+    assert engine._prune_threshold(population) == pytest.approx(0.6)
+    assert engine._prune_threshold(population, child=True) == pytest.approx(0.7)
 
 
 def test_a_time_bounded_candidate_faces_the_bar_of_the_results_in_when_it_starts():

@@ -41,6 +41,9 @@ from ._selection import select_parents, tournament
 
 __all__ = ["Evolution", "OPERATOR_RATES"]
 
+#: the pruning bar's percentile of the population's first folds, for seeds and random
+#: samples, and for bred children
+PRUNE_PERCENTILE = {"seed": 25, "child": 50}
 #: how children are made, by probability
 OPERATOR_RATES = {"perturb": 0.35, "tpe": 0.25, "crossover": 0.15, "step": 0.15, "swap": 0.10}
 
@@ -159,7 +162,8 @@ class Evolution:
         in a time-bounded run: a run bounded by generations keeps the bar of
         its basis, so that what is pruned never depends on arrival order.
         """
-        bar = self._prune_threshold([e for e in self.archive.values() if e.ok])
+        child = candidate.operator in OPERATOR_RATES
+        bar = self._prune_threshold([e for e in self.archive.values() if e.ok], child)
         if bar is None or (candidate.prune_below is not None and candidate.prune_below >= bar):
             return candidate
         return replace(candidate, prune_below=bar)
@@ -424,6 +428,7 @@ class Evolution:
         )
         ok = [e for e in basis if e.ok]
         prune_below = self._prune_threshold(ok)
+        child_bar = self._prune_threshold(ok, child=True)
         while len(children) < n_immigrants:
             if (child := self._immigrant(target, None, prune_below)) is None:
                 break
@@ -455,7 +460,7 @@ class Evolution:
         while names and len(children) < size:
             for _attempt in range(20):
                 op = names[rng.choice(len(names), p=np.array(rates) / sum(rates))]
-                child = self._make_child(op, ok, pool, score, rng, target, prune_below)
+                child = self._make_child(op, ok, pool, score, rng, target, child_bar)
                 if child is not None:
                     children.append(child)
                     break
@@ -502,18 +507,22 @@ class Evolution:
                 )
         return children
 
-    def _prune_threshold(self, ok):
-        """Multi-fidelity over folds: a child whose first fold scores below the lowest
-        quarter of the population's first folds (the same rows) stops there, at 1/k of a
-        full evaluation's cost.  The population is the best ``population_size`` results
-        so far (at least 8), so the bar rises as the search improves."""
+    def _prune_threshold(self, ok, child=False):
+        """Multi-fidelity over folds: a candidate whose first fold scores below the
+        bar, a percentile of the population's first folds (the same rows), stops there,
+        at 1/k of a full evaluation's cost.  The population is the best
+        ``population_size`` results so far (at least 8), so the bar rises as the search
+        improves.  A seed or a random sample faces the lowest quarter
+        (:data:`PRUNE_PERCENTILE`); a bred child the median (successive halving
+        with a rate of 2): a child is worth its whole evaluation only if it may
+        improve on the better half it was bred from."""
         elite = sorted(ok, key=lambda e: (-e.score, e.id))[: max(8, self.population_size)]
         firsts = [
             e.fold_scores[0] for e in elite if e.fold_scores and np.isfinite(e.fold_scores[0])
         ]
         if len(firsts) < 8:
             return None
-        return float(np.percentile(firsts, 25))
+        return float(np.percentile(firsts, PRUNE_PERCENTILE["child" if child else "seed"]))
 
     def _subsample(self, n, k):
         if n <= k:
