@@ -441,8 +441,7 @@ class Evolution:
         rates = dict(OPERATOR_RATES)
         keep = np.arange(len(ok))
         if fitting is not None:
-            elite = np.sort(score)[::-1][: max(8, self.population_size)]
-            good = float(np.median(elite))
+            good = float(np.median([e.score for e in self._elite(ok)]))
             keep = np.array(
                 [i for i, e in enumerate(ok) if e.score >= good and self.fits(e.genome, fitting)],
                 int,
@@ -516,13 +515,18 @@ class Evolution:
         (:data:`PRUNE_PERCENTILE`); a bred child the median (successive halving
         with a rate of 2): a child is worth its whole evaluation only if it may
         improve on the better half it was bred from."""
-        elite = sorted(ok, key=lambda e: (-e.score, e.id))[: max(8, self.population_size)]
         firsts = [
-            e.fold_scores[0] for e in elite if e.fold_scores and np.isfinite(e.fold_scores[0])
+            e.fold_scores[0]
+            for e in self._elite(ok)
+            if e.fold_scores and np.isfinite(e.fold_scores[0])
         ]
         if len(firsts) < 8:
             return None
         return float(np.percentile(firsts, PRUNE_PERCENTILE["child" if child else "seed"]))
+
+    def _elite(self, ok) -> list[Evaluation]:
+        """The population: the best ``population_size`` results so far (at least 8)."""
+        return sorted(ok, key=lambda e: (-e.score, e.id))[: max(8, self.population_size)]
 
     def _subsample(self, n, k):
         if n <= k:
