@@ -101,11 +101,42 @@ def test_generation_one_is_bred_from_generation_zero_with_immigrant_seeds():
     while (c := engine.ask()) is not None:
         gen1.append(c)
     assert len(gen1) == 8 and {c.generation for c in gen1} == {1}
-    assert sum(c.operator in BRED for c in gen1) == 4
-    assert (
-        sum(c.operator == "init" for c in gen1) == 4
-    )  # the seeds still waiting join as immigrants
+    assert sum(c.operator in BRED for c in gen1) == 6
+    assert sum(c.operator == "init" for c in gen1) == 2  # a quarter: waiting seeds join
     assert all(set(c.parents) <= {g.id for g in gen0} for c in gen1)
+
+
+def _mlp_ranked(quality):
+    """A time-bounded engine with generation 0 told but for one straggler, its one MLP
+    at ``quality`` (the others 0.3-0.6)."""
+    engine, y = _engine(population=16, time_bounded=True)
+    gen0 = [engine.ask() for _ in range(8)]
+    assert [c.genome.learner for c in gen0].count("mlp") == 1
+    straggler = next(c for c in gen0 if c.genome.learner != "mlp")
+    for i, c in enumerate(gen0):
+        if c is not straggler:
+            q = quality if c.genome.learner == "mlp" else 0.3 + i / 20
+            engine.tell(_fake_evaluation(c, y, q))
+    return engine, y
+
+
+def test_a_held_back_seed_runs_next_once_its_learner_proves_itself():
+    # the MLP ranks first: the portfolio's next MLP seed fills the idle worker, ahead
+    # of the seeds that waited before it and of the cheap-first limit
+    engine, y = _mlp_ranked(0.95)
+    waiting = [sd.genome.learner for sd in engine._immigrants]
+    assert waiting[0] != "mlp" and "mlp" in waiting
+    released = engine.ask(time_left=1e6, max_cost=1e-3)
+    assert released.genome.learner == "mlp" and released.operator == "init"
+    # one at a time: the next MLP seed waits for this one's result...
+    assert all(engine.ask(time_left=1e6).genome.learner != "mlp" for _ in range(3))
+    # ...and runs only if it too ranks in the top quarter
+    engine.tell(_fake_evaluation(released, y, 0.1))
+    assert "mlp" not in engine._proven([e for e in engine.archive.values() if e.ok])
+    # an MLP in the middle of the field holds its later seeds back
+    engine, _ = _mlp_ranked(0.45)
+    assert engine.ask(time_left=1e6).genome.learner != "mlp"
+    assert not engine._proven([e for e in engine.archive.values() if e.ok])
 
 
 def test_time_bounded_workers_never_idle_at_a_generation_barrier():

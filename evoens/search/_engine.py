@@ -44,6 +44,8 @@ __all__ = ["Evolution", "OPERATOR_RATES"]
 #: the pruning bar's percentile of the population's first folds, for seeds and random
 #: samples, and for bred children
 PRUNE_PERCENTILE = {"seed": 25, "child": 50}
+#: the share of a bred generation given to the portfolio seeds still waiting (immigrants)
+IMMIGRANT_SHARE = 0.25
 #: how children are made, by probability
 OPERATOR_RATES = {"perturb": 0.35, "tpe": 0.25, "crossover": 0.15, "step": 0.15, "swap": 0.10}
 
@@ -108,6 +110,8 @@ class Evolution:
         self._starved = (-1, 0.0)  # (archive size, time limit) when no filler fitted
         self._gains: tuple = ((), None)  # (ids, gains) of the last ensemble-gain computation
         self._immigrants: deque = deque()
+        self._held: set = set()  # learners whose later seeds first_generation_limit held back
+        self._released: dict = {}  # held learner -> id of its last seed released
         self._defaults: dict = {}
         self.n_fillers = 0
         self._seed_seq = np.random.SeedSequence(random_state)
@@ -148,7 +152,7 @@ class Evolution:
         if max_cost is not None and (time_left is None or max_cost < time_left):
             limits.insert(0, max_cost)
         for limit in limits:
-            candidate = self._next(limit)
+            candidate = self._next(limit, time_left)
             if candidate is not None:
                 return self._with_current_bar(candidate) if self.time_bounded else candidate
         return None
@@ -168,7 +172,7 @@ class Evolution:
             return candidate
         return replace(candidate, prune_below=bar)
 
-    def _next(self, time_left: float | None) -> Candidate | None:
+    def _next(self, time_left: float | None, horizon: float | None = None) -> Candidate | None:
         for g in sorted(self._queues):
             queue = self._queues[g]
             for i, candidate in enumerate(queue):
@@ -176,7 +180,7 @@ class Evolution:
                     del queue[i]
                     return candidate
         if self.time_bounded:
-            return self._filler(time_left)
+            return self._filler(time_left, horizon)
         return None
 
     def expected_cost(self, genome: Genome) -> float | None:
@@ -251,7 +255,9 @@ class Evolution:
                 self.space.learner_class(sd.genome.learner), "first_generation_limit", None
             )
             n = limits.get(sd.genome.learner, 0)
-            if len(made) >= size or (limit is not None and n >= limit):
+            if limit is not None and n >= limit:
+                self._held.add(sd.genome.learner)
+            if len(made) >= size or sd.genome.learner in self._held:
                 later.append(sd)
             elif self._key(sd.genome) not in self._seen:
                 limits[sd.genome.learner] = n + 1
@@ -290,12 +296,15 @@ class Evolution:
     def _told_in(self, g) -> int:
         return sum(1 for e in self.archive.values() if e.candidate.generation == g)
 
-    def _filler(self, time_left: float | None = None) -> Candidate | None:
+    def _filler(
+        self, time_left: float | None = None, horizon: float | None = None
+    ) -> Candidate | None:
         """A candidate for a worker that would idle at a generation barrier
         (time-bounded runs only).
 
         It joins the generation about to be bred (which then breeds fewer):
-        a child bred from every result so far once there are a few, else a
+        a held-back seed of a learner that proved itself (:meth:`_immigrant`),
+        else a child bred from every result so far once there are a few, else a
         waiting seed.  (Seeds first would fill the whole next generation while
         generation 0's stragglers run, and breeding would start a generation late.)
         """
@@ -305,8 +314,12 @@ class Evolution:
         size, limit = self._starved
         if time_left is not None and size == len(self.archive) and limit >= time_left:
             return None  # nothing fitted a moment ago, and nothing new has been learned
-        child = None
-        if sum(e.ok for e in self.archive.values()) >= max(4, self.population_size // 4):
+        ok = [e for e in self.archive.values() if e.ok]
+        # a proven learner's held-back seed first, held to the search's end, not to
+        # the cheap-first limit: its learner has shown that it is worth its cost
+        horizon = time_left if horizon is None else horizon
+        child = self._immigrant(target, horizon, self._prune_threshold(ok), ok, proven=True)
+        if child is None and len(ok) >= max(4, self.population_size // 4):
             for attempt in range(self.FILLER_ATTEMPTS + 1):
                 tag = ("filler", self.n_fillers, attempt)
                 # the last try breeds only from parents expected to fit the time left
@@ -317,8 +330,7 @@ class Evolution:
                     break
                 child = None  # expected to outlast the search: try another
         if child is None:
-            ok = [e for e in self.archive.values() if e.ok]
-            child = self._immigrant(target, time_left, self._prune_threshold(ok))
+            child = self._immigrant(target, time_left, self._prune_threshold(ok), ok)
         if child is not None:
             self.n_fillers += 1
             self._expected.setdefault(target, set()).add(child.id)
@@ -326,18 +338,50 @@ class Evolution:
             self._starved = (len(self.archive), time_left)
         return child
 
-    def _immigrant(self, target, time_left=None, prune_below=None) -> Candidate | None:
+    def _immigrant(
+        self, target, time_left=None, prune_below=None, ok=(), proven=False
+    ) -> Candidate | None:
         """The next waiting seed (that fits ``time_left``) as a candidate of ``target``.
 
-        Like a child, it stops after its first fold if that fold scores below
-        ``prune_below``.
+        A seed that ``first_generation_limit`` held back goes first once its
+        learner has proved itself among ``ok`` (:meth:`_proven`): on car an MLP
+        seed ranked second of generation 0 and the portfolio's next MLP seed
+        waited behind every other seed, never to run.  ``proven`` takes only
+        those.  Like a child, it stops after its first fold if that fold
+        scores below ``prune_below``.
         """
-        for i, sd in enumerate(self._immigrants):
+        learners = self._proven(ok)
+        order = sorted(
+            range(len(self._immigrants)),
+            key=lambda i: self._immigrants[i].genome.learner not in learners,
+        )
+        for i in order:
+            sd = self._immigrants[i]
+            if proven and sd.genome.learner not in learners:
+                break
             if self._key(sd.genome) in self._seen or not self.fits(sd.genome, time_left):
                 continue
             del self._immigrants[i]
-            return self._candidate(sd.genome, target, "init", (), sd.source, prune_below)
+            child = self._candidate(sd.genome, target, "init", (), sd.source, prune_below)
+            if sd.genome.learner in learners:
+                self._released[sd.genome.learner] = child.id
+            return child
         return None
+
+    def _proven(self, ok) -> set:
+        """The held-back learners that proved themselves among ``ok``: a result in the
+        top quarter of the population, and the seed last released for it (if any)
+        among them.  One released seed at a time, each earning the next."""
+        elite = self._elite(ok) if self._held else []
+        if len(elite) < 4:
+            return set()
+        bar = np.percentile([e.score for e in elite], 75)
+        top = {e.id: e.genome.learner for e in elite if e.score >= bar}
+        return {
+            learner
+            for learner in self._held & set(top.values())
+            if learner not in self._released or self._released[learner] in top
+        }
 
     def _enqueue(self, g, candidates):
         self._queues.setdefault(g, deque()).extend(candidates)
@@ -424,13 +468,13 @@ class Evolution:
         self._tell_tpe(basis)
         children = []
         n_immigrants = (
-            min(size, int(np.ceil(size * (0.5 if target == 1 else 0.25)))) if not tag else 0
+            min(size, int(np.ceil(size * IMMIGRANT_SHARE))) if not tag else 0
         )
         ok = [e for e in basis if e.ok]
         prune_below = self._prune_threshold(ok)
         child_bar = self._prune_threshold(ok, child=True)
         while len(children) < n_immigrants:
-            if (child := self._immigrant(target, None, prune_below)) is None:
+            if (child := self._immigrant(target, None, prune_below, ok)) is None:
                 break
             children.append(child)
         if not ok:
