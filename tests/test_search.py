@@ -185,6 +185,23 @@ def test_near_the_end_only_candidates_expected_to_finish_are_proposed():
     assert engine.ask(time_left=None) is not None  # no limit: anything queued goes
 
 
+def test_a_child_is_priced_at_its_parents_cost_not_its_learners_median():
+    engine, y = _engine(population=40, time_bounded=True)
+    boosters = [c for c in (engine.ask() for _ in range(20)) if c.genome.learner == "lightgbm"]
+    assert len(boosters) >= 3
+    slow, fast = boosters[0], boosters[1:]
+    for c in boosters:
+        e = _fake_evaluation(c, y, 0.5)
+        e.wall_time = 30.0 if c is slow else 1.0
+        engine.tell(e)
+    child = perturb(slow.genome, _space(), np.random.default_rng(0))
+    relative = engine._relative_cost(child) / engine._relative_cost(slow.genome)
+    assert engine.expected_cost(child) < 30.0 * relative  # the learner's median: 1 s
+    assert engine.expected_cost(child, (slow.id,)) == pytest.approx(30.0 * relative)
+    assert not engine.fits(child, 20.0 * relative, (slow.id,))
+    assert engine.fits(child, 20.0 * relative, (fast[0].id,))
+
+
 def test_cheap_candidates_go_first_and_expensive_ones_still_run_when_nothing_else_can():
     engine, y = _engine(population=20, time_bounded=True)
     first = engine.ask(time_left=100.0, max_cost=5.0)  # nothing measured yet: anything goes

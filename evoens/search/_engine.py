@@ -4,8 +4,10 @@ Generation 0 is the first half-population of seeds (learner defaults, then
 the portfolio, at most one MLP).  Generation ``g + 1`` is bred as
 soon as every candidate of generation ``g`` has been told, from the results
 of generations ``0..g``; the remaining seeds join bred generations as
-immigrants.  In a time-bounded run a worker that would idle at that barrier
-gets a filler (an immigrant, else a child bred from every result so far) and
+immigrants (:data:`IMMIGRANT_SHARE`), those of a learner held back in
+generation 0 first once it ranks in the top quarter.  In a time-bounded run
+a worker that would idle at that barrier gets a filler (such a held-back
+seed, else a child bred from every result so far, else a waiting seed) and
 the measured fit time is one of the selection objectives; a run bounded by
 generations uses neither, so what it breeds never depends on a clock or on
 the order results arrive: it is reproducible.
@@ -107,6 +109,7 @@ class Evolution:
         self._categorical, self._low_cardinality = bool(categorical), bool(low_cardinality)
         self.n_folds = max(1, int(n_folds))
         self._costs: dict[str, list[float]] = {}
+        self._unit_cost: dict[int, float] = {}  # id -> its cost at the learner's defaults
         self._starved = (-1, 0.0)  # (archive size, time limit) when no filler fitted
         self._gains: tuple = ((), None)  # (ids, gains) of the last ensemble-gain computation
         self._immigrants: deque = deque()
@@ -176,30 +179,41 @@ class Evolution:
         for g in sorted(self._queues):
             queue = self._queues[g]
             for i, candidate in enumerate(queue):
-                if self.fits(candidate.genome, time_left):
+                if self.fits(candidate.genome, time_left, candidate.parents):
                     del queue[i]
                     return candidate
         if self.time_bounded:
             return self._filler(time_left, horizon)
         return None
 
-    def expected_cost(self, genome: Genome) -> float | None:
+    def expected_cost(self, genome: Genome, parents=()) -> float | None:
         """Expected seconds of a full evaluation of ``genome``; None before any of its learner.
 
-        The median cost of its learner's evaluations in this run, each scaled
-        by the learner's :meth:`relative_cost` of the two genomes (boosters:
-        rounds grow as the learning rate shrinks).  A pruned evaluation counts
-        its cost per fold times the folds; one stopped before a fold finished
-        counts its wall time (a lower bound).
+        A cost measured in this run, scaled by the learner's
+        :meth:`relative_cost` of the two genomes (boosters: rounds grow as the
+        learning rate shrinks): the mean of its ``parents``' of the same
+        learner where there are any (a child of a slow parent is slow: on car
+        a child of a 17 s LightGBM seed, priced at its learner's 7 s median,
+        ran for 20 s and was stopped unfinished at the end in each of four
+        runs), else the median of its learner's evaluations.  A pruned
+        evaluation counts its cost per fold times the folds; one stopped
+        before a fold finished counts its wall time (a lower bound).
         """
         costs = self._costs.get(genome.learner)
         if not costs:
             return None
-        return float(np.median(costs)) * self._relative_cost(genome)
+        own = [
+            self._unit_cost[p]
+            for p in parents
+            if p in self._unit_cost and self.archive[p].genome.learner == genome.learner
+        ]
+        base = float(np.mean(own)) if own else float(np.median(costs))
+        return base * self._relative_cost(genome)
 
-    def fits(self, genome: Genome, time_left: float | None) -> bool:
-        """Whether an evaluation of ``genome`` is expected to finish in ``time_left`` seconds."""
-        cost = None if time_left is None else self.expected_cost(genome)
+    def fits(self, genome: Genome, time_left: float | None, parents=()) -> bool:
+        """Whether an evaluation of ``genome`` (bred from ``parents``, ids) is expected to
+        finish in ``time_left`` seconds."""
+        cost = None if time_left is None else self.expected_cost(genome, parents)
         return cost is None or cost <= time_left
 
     def _relative_cost(self, genome: Genome) -> float:
@@ -211,9 +225,9 @@ class Evolution:
         self.archive[evaluation.id] = evaluation
         done = len(evaluation.fold_scores)
         scale = self.n_folds / done if 0 < done < self.n_folds else 1.0
-        self._costs.setdefault(evaluation.genome.learner, []).append(
-            evaluation.wall_time * scale / self._relative_cost(evaluation.genome)
-        )
+        unit = evaluation.wall_time * scale / self._relative_cost(evaluation.genome)
+        self._costs.setdefault(evaluation.genome.learner, []).append(unit)
+        self._unit_cost[evaluation.id] = unit
         self._expected.get(evaluation.candidate.generation, set()).discard(evaluation.id)
         if breed:
             self._advance()
@@ -326,7 +340,7 @@ class Evolution:
                 fitting = time_left if attempt == self.FILLER_ATTEMPTS else None
                 children = self._breed(target, None, 1, tag=tag, fitting=fitting)
                 child = children[0] if children else None
-                if child is None or self.fits(child.genome, time_left):
+                if child is None or self.fits(child.genome, time_left, child.parents):
                     break
                 child = None  # expected to outlast the search: try another
         if child is None:
@@ -487,7 +501,11 @@ class Evolution:
         if fitting is not None:
             good = float(np.median([e.score for e in self._elite(ok)]))
             keep = np.array(
-                [i for i, e in enumerate(ok) if e.score >= good and self.fits(e.genome, fitting)],
+                [
+                    i
+                    for i, e in enumerate(ok)
+                    if e.score >= good and self.fits(e.genome, fitting, (e.id,))
+                ],
                 int,
             )
             rates = {op: r for op, r in rates.items() if op in ("perturb", "step", "crossover")}
