@@ -18,6 +18,8 @@ Variants (see :mod:`evoens.ensemble`):
               (Caruana et al., 2006, "Getting the most out of ensemble selection")
 ``rowbag``    greedy selection averaged over bootstrap samples of the rows
 ``diverse``   the pool holds at most 5 candidates per learner
+``stack-avg`` a stacker predicts on the fold models' averaged predictions, not fold by
+              fold
 ``distinct``  the pool skips candidates whose OOF predictions correlate above
               0.995 with one already in it (near-copies of a parent)
 """
@@ -105,8 +107,15 @@ def _variants():
                     break
             return pool
 
+    class StackAverage(EnsembleBuilder):
+        def build(self, *args, **kwargs):
+            model = super().build(*args, **kwargs)
+            model.stack_per_fold = False
+            return model
+
     return {
         "current": EnsembleBuilder,
+        "stack-avg": StackAverage,
         "distinct": Distinct,
         "bagged": Bagged,
         "rowbag": RowBag,
@@ -184,6 +193,8 @@ def run_one(name, data_dir, budget, seed, n_jobs, variants) -> list[dict]:
             "task": task,
             "variant": vname,
             "kind": ens.kind,
+            "option": ens.option,
+            "options": {k: float(v) for k, v in ens.candidates_scores.items()},
             "members": len(ens.members),
             "evaluations": len(records),
             "oof": _score(task, y_codes, in_sample, labels_tr),
@@ -222,7 +233,8 @@ def main(argv=None):
         rows.extend(got)
         for r in got:
             print(
-                f"{r['dataset']:20s} {r['variant']:8s} {r['kind']:9s} members {r['members']:2d}  "
+                f"{r['dataset']:20s} {r['variant']:9s} {r['option']:11s} "
+                f"members {r['members']:2d}  "
                 f"oof {r['oof']:.5g}  held-out {r['held_out']:.5g}  test {r['test']:.5g}  "
                 f"gap {r['oof'] - r['test']:+.4g}  (shipped {r['shipped_test']:.5g}, "
                 f"{r['evaluations']} ok evaluations, build {r['build_s']:.1f}s)",

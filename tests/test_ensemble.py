@@ -181,3 +181,38 @@ def test_a_sparse_greedy_selection_leaves_the_stacker_on_the_best_by_score_to_wi
     assert model.kind == "stacked" and model.option == "stacked-top"
     assert {m.id for m in model.members} == {0, 1}
     assert model.oof_score == scores["stacked-top"]
+
+
+def test_a_stacker_predicts_fold_by_fold_as_it_was_fitted():
+    """Its inputs at predict time are single fold models' predictions, as the OOF ones
+    it learnt on were; the outputs are averaged.  (On the fold average it sees smoother
+    inputs than it was fitted to.)"""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    from evoens.ensemble import EnsembleModel, Member
+    from evoens.ensemble._stacking import Stacker
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + 0.5 * rng.normal(size=300) > 0).astype(int)
+    folds = make_folds(y, "binary", 3, 0)
+    members, oof = [], []
+    for j, depth in enumerate((2, None)):
+        models, p = [], np.zeros((len(y), 2))
+        for k, (tr, te) in enumerate(folds):
+            m = ExtraTreesClassifier(20, max_depth=depth, random_state=k).fit(X[tr], y[tr])
+            models.append(m)
+            p[te] = m.predict_proba(X[te])
+        members.append(Member(j, None, models, 0.5, 0.0))
+        oof.append(p)
+    stacker = Stacker("binary").fit(oof, y, n_classes=2)
+    model = EnsembleModel("stacked", members, "binary", 2, stacker)
+    X_new = rng.normal(size=(50, 4))
+    by_fold = [[mb.models[k].predict_proba(X_new) for mb in members] for k in range(3)]
+    expected = np.mean([stacker.predict(f) for f in by_fold], axis=0)
+    np.testing.assert_allclose(model.predict(X_new), expected)
+    np.testing.assert_allclose(model.predict(X_new, n_jobs=2), expected)
+    averaged = stacker.predict([mb.predict(X_new, "binary", 2) for mb in members])
+    assert np.abs(averaged - expected).max() > 1e-3  # the two differ: the test can fail
+    model.stack_per_fold = False
+    np.testing.assert_allclose(model.predict(X_new), averaged)

@@ -46,7 +46,8 @@ class Member:
 
 @dataclass
 class EnsembleModel:
-    """The fitted ensemble; ``predict`` averages each member's fold models."""
+    """The fitted ensemble; ``predict`` averages each member's fold models (a stacker:
+    its outputs on each fold's models)."""
 
     kind: str  # "single" | "weighted" | "stacked"
     members: list
@@ -56,6 +57,7 @@ class EnsembleModel:
     oof_score: float = float("nan")
     candidates_scores: dict = field(default_factory=dict)
     option: str = ""  # the option chosen among ``candidates_scores`` ("stacked-top", say)
+    stack_per_fold: bool = True  # a stacker predicts fold by fold (see ``predict``)
 
     @property
     def predict_per_1k(self) -> float:
@@ -75,12 +77,22 @@ class EnsembleModel:
                 outputs = list(pool.map(one, models))
         else:
             outputs = [one(im) for im in models]
-        preds = [
-            np.mean([out for (i, _), out in zip(models, outputs) if i == j], axis=0)
+        by_member = [
+            [out for (i, _), out in zip(models, outputs) if i == j]
             for j in range(len(self.members))
         ]
         if self.kind == "stacked":
-            return self.stacker.predict(preds)
+            k = {len(outs) for outs in by_member}
+            if self.stack_per_fold and len(k) == 1 and k != {1}:
+                # The stacker was fitted on single fold models' predictions (OOF),
+                # so it sees the same here: fold k's models together, then the
+                # results averaged.  Stacking the fold average fed it smoother
+                # inputs than it learnt on (wine at 60 s: test log loss 0.8024
+                # against 0.7588 fold by fold, same search and stacker).
+                folds = zip(*by_member)
+                return np.mean([self.stacker.predict(list(f)) for f in folds], axis=0)
+            return self.stacker.predict([np.mean(outs, axis=0) for outs in by_member])
+        preds = [np.mean(outs, axis=0) for outs in by_member]
         return blend(preds, [m.weight for m in self.members])
 
     def describe(self) -> list[dict]:
