@@ -193,9 +193,9 @@ class Evolution:
         :meth:`relative_cost` of the two genomes (boosters: rounds grow as the
         learning rate shrinks): the mean of its ``parents``' of the same
         learner where there are any (a child of a slow parent is slow: on car
-        a child of a 17 s LightGBM seed, priced at its learner's 7 s median,
-        ran for 20 s and was stopped unfinished at the end in each of four
-        runs), else the median of its learner's evaluations.  A pruned
+        a LightGBM child that its learner's median said would fit ran for
+        20 s and was stopped unfinished at the end in each of four runs),
+        else the median of its learner's evaluations.  A pruned
         evaluation counts its cost per fold times the folds; one stopped
         before a fold finished counts its wall time (a lower bound).
         """
@@ -332,7 +332,8 @@ class Evolution:
         # a proven learner's held-back seed first, held to the search's end, not to
         # the cheap-first limit: its learner has shown that it is worth its cost
         horizon = time_left if horizon is None else horizon
-        child = self._immigrant(target, horizon, self._prune_threshold(ok), ok, proven=True)
+        bar = self._prune_threshold(ok)
+        child = self._immigrant(target, horizon, bar, ok, proven=True)
         if child is None and len(ok) >= max(4, self.population_size // 4):
             for attempt in range(self.FILLER_ATTEMPTS + 1):
                 tag = ("filler", self.n_fillers, attempt)
@@ -344,7 +345,7 @@ class Evolution:
                     break
                 child = None  # expected to outlast the search: try another
         if child is None:
-            child = self._immigrant(target, time_left, self._prune_threshold(ok), ok)
+            child = self._immigrant(target, time_left, bar, ok)
         if child is not None:
             self.n_fillers += 1
             self._expected.setdefault(target, set()).add(child.id)
