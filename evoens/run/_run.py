@@ -10,7 +10,10 @@ command goes through the estimators.  The Run then does the rest, in order:
    until the :class:`~evoens._budget.Budget`, the generations or early
    stopping end it; each result goes to the journal, the progress line and
    the pool filter;
-4. build the ensemble from the out-of-fold predictions;
+   late in a long run, the ensemble's likely members are evaluated again on
+   a second fold split (:mod:`evoens.run._repeat`);
+4. build the ensemble from the out-of-fold predictions (a repeated member's
+   averaged over both splits);
 5. optionally refit its members on all rows (:mod:`evoens.run._refit`).
 """
 
@@ -28,6 +31,7 @@ from ..exceptions import AllCandidatesFailedError, FailedEvaluationsWarning
 from ..search import Evolution
 from ._loop import run_search
 from ._refit import refit_members
+from ._repeat import Repeats
 
 __all__ = ["Run", "RunOptions", "RunResult", "make_backend"]
 
@@ -64,6 +68,7 @@ class RunResult:
     stop_reason: str
     search_time: float
     refit: dict | None = None
+    repeated: tuple = ()  # ids of the members evaluated again on the second fold split
 
     @property
     def ok(self) -> list[Evaluation]:
@@ -111,7 +116,10 @@ class Run:
     def execute(self, client=None) -> RunResult:
         """Search, ensemble, refit; raises :class:`AllCandidatesFailedError` if nothing
         succeeded."""
-        records, reason, backend_ctx = self._search(client)
+        repeats = Repeats(
+            EnsembleBuilder(self.metric, seed=self.options.seed), self.data, self.budget
+        )
+        records, reason, backend_ctx = self._search(client, repeats)
         search_time = time.time() - self.budget.started
         records = sorted(records, key=lambda e: e.id)
         ok = [e for e in records if e.ok]
@@ -132,7 +140,7 @@ class Run:
             )
         data = self.data
         ensemble = EnsembleBuilder(self.metric, seed=self.options.seed).build(
-            ok,
+            repeats.merged(ok, self.metric),
             data.y,
             data.folds,
             data.task,
@@ -146,7 +154,8 @@ class Run:
             refit = refit_members(
                 ensemble, {e.id: e for e in ok}, data, self.space, build, self.budget
             )
-        return RunResult(records, ensemble, reason, search_time, refit)
+        repeated = tuple(sorted(m.id for m in ensemble.members if m.id in repeats.results))
+        return RunResult(records, ensemble, reason, search_time, refit, repeated)
 
     # -- the search -----------------------------------------------------------------
     def _engine(self) -> Evolution:
@@ -168,7 +177,7 @@ class Run:
                 n_folds=len(data.folds),
             )
 
-    def _search(self, client):
+    def _search(self, client, repeats=None):
         journal, replay = self._open_journal()
         try:
             engine = self._engine()
@@ -192,6 +201,7 @@ class Run:
                         self.options.early_stop,
                         _chain(callbacks),
                         replay,
+                        repeats,
                     )
                 finally:
                     backend.shutdown()
