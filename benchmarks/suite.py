@@ -146,6 +146,13 @@ def run_one(
         "failures": int((board.status != "ok").sum()),
         "ensemble": model.ensemble_.kind,
         "members": len(model.ensemble_.members),
+        # the chosen option's held-out OOF score and the best single's OOF score, as the
+        # run's metric has them (greater is better): against "metric", the OOF-test gap
+        "ensemble_oof": float(model.ensemble_.oof_score),
+        "best_oof": float(model.best_score_),
+        "option": model.ensemble_.option,
+        # fold models per member (the run's folds, or one if refitted on all rows)
+        "member_models": [len(m.models) for m in model.ensemble_.members],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }

@@ -52,13 +52,6 @@ EVAL_MIN = 5.0
 #: Cheap and strong first, as FLAML's cost-frugal search does; a run that has only
 #: expensive candidates left still runs them
 FRUGAL_SHARE = 1 / 8
-#: in a run of at least REPEAT_MIN_SECONDS, the last share of the search that evaluates the
-#: ensemble's likely members again on a second fold split (:mod:`evoens.run._repeat`):
-#: what the search selected on is re-judged on folds it never saw, and each of those
-#: members' predictions averages twice the fold models.  A 60 s run keeps all its time
-#: for the search: it has few candidates to overfit and none to spare
-REPEAT_SHARE = 0.15
-REPEAT_MIN_SECONDS = 120.0
 #: the ensemble stops this long before the end: room to return from ``fit``
 ENSEMBLE_MARGIN = 0.5
 #: the refit stops this long before the end: room to release its memory and return
@@ -142,13 +135,6 @@ class Budget:
         if self.search_end is None:
             return None
         return FRUGAL_SHARE * max(1, int(workers)) * (self.search_end - self.started)
-
-    @property
-    def repeat_start(self) -> float | None:
-        """When the search turns to repeating the ensemble's members; None: never."""
-        if self.seconds is None or self.seconds < REPEAT_MIN_SECONDS:
-            return None
-        return self.search_end - REPEAT_SHARE * (self.search_end - self.started)
 
     def search_over(self, now: float) -> bool:
         return self.search_end is not None and now >= self.search_end

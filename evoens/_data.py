@@ -31,7 +31,6 @@ __all__ = [
     "encode_target",
     "Dataset",
     "make_folds",
-    "fold_numbers",
     "integer_coded_mask",
     "check_2d",
     "check_sample_weight",
@@ -387,14 +386,6 @@ def make_folds(
         ]
 
 
-def fold_numbers(folds, n: int) -> np.ndarray:
-    """Each row's fold number (the test side of ``folds``), a compact form of a split."""
-    out = np.full(n, -1, dtype=np.int16)
-    for k, (_, te) in enumerate(folds):
-        out[te] = k
-    return out
-
-
 def integer_coded_mask(
     X: np.ndarray, categorical_mask: np.ndarray, max_values: int = 10
 ) -> np.ndarray:
@@ -422,22 +413,10 @@ class Dataset:
     n_classes: int = 0
     sample_weight: np.ndarray | None = None
     low_cardinality: np.ndarray | None = None  # integer-coded columns one-hot encoders also expand
-    #: a second split into as many folds (each row's fold number), for the repeats a long
-    #: run gives its ensemble's members (:mod:`evoens.run._repeat`); None: no repeats
-    repeat_fold_of: np.ndarray | None = None
 
     def __post_init__(self):
         if self.low_cardinality is None:
             self.low_cardinality = integer_coded_mask(self.X, self.categorical_mask)
-
-    def folds_for(self, repeat: int = 0) -> list:
-        """The run's folds (``repeat=0``), or the second split's (``repeat=1``)."""
-        if repeat == 0:
-            return self.folds
-        if self.repeat_fold_of is None:
-            raise ValueError("this dataset has no second fold split")
-        a = self.repeat_fold_of
-        return [(np.flatnonzero(a != k), np.flatnonzero(a == k)) for k in range(int(a.max()) + 1)]
 
     @property
     def is_classification(self) -> bool:

@@ -25,7 +25,6 @@ from ._data import (
     check_2d,
     check_sample_weight,
     encode_target,
-    fold_numbers,
     make_folds,
 )
 from ._docstrings import ATTRIBUTES, PARAMETERS
@@ -171,18 +170,8 @@ class _EvoEnsembleBase(BaseEstimator):
         Xe, y_codes, classes, task, w = self._prepare(X, y, sample_weight)
         k = auto_folds(len(y_codes), budget.seconds) if isinstance(self.cv, str) else self.cv
         folds = make_folds(y_codes, task, k, seed)
-        repeat = fold_numbers(make_folds(y_codes, task, k, seed + 1), len(y_codes))
         n_classes = 0 if classes is None else len(classes)
-        data = Dataset(
-            Xe,
-            y_codes,
-            task,
-            self.encoder_.categorical_mask,
-            folds,
-            n_classes,
-            w,
-            repeat_fold_of=repeat,
-        )
+        data = Dataset(Xe, y_codes, task, self.encoder_.categorical_mask, folds, n_classes, w)
         metric = get_metric(self.scoring, task, classes)
         space = load_space(self.space).for_task(task)
         space = space if w is None else space.for_sample_weight()  # warns naming those left out

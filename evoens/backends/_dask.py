@@ -251,8 +251,7 @@ class DaskBackend(Backend):
         self._launch(_Task(candidate, deadline, time.time()))
 
     def _launch(self, task: _Task) -> None:
-        c = task.candidate
-        task.key = f"evoens-eval-{self._token}-{c.id}-r{c.repeat}-{task.attempt}"
+        task.key = f"evoens-eval-{self._token}-{task.candidate.id}-{task.attempt}"
         resources = {"GPU": 1} if self._needs_gpu(task.candidate) else None
         try:
             task.future = self._client.submit(

@@ -111,18 +111,17 @@ def _cross_validate(
     oof = np.zeros(shape, dtype=np.float64)
     component = ctx.space.learner_class(candidate.genome.learner)
     build = ctx.build_context()
-    folds = data.folds_for(candidate.repeat)
     record.models = []
-    for k, (tr, te) in enumerate(folds):
+    for k, (tr, te) in enumerate(data.folds):
         pipe = build_pipeline(
             candidate.genome, component, build, candidate.seed, n_rows_hint=len(tr)
         )
         record.device = getattr(pipe[-1], "device", "cpu")
         if getattr(pipe[-1], "bag_size", None) is not None:
-            pipe[-1].bag_size = len(folds)  # forests grow only the trees the bag keeps
+            pipe[-1].bag_size = len(data.folds)  # forests grow only the trees the bag keeps
         fit_params = {} if w is None else {"learner__sample_weight": w[tr]}
         t0 = time.perf_counter()
-        with fold_scope(fold_deadline(deadline, len(folds) - k)):
+        with fold_scope(fold_deadline(deadline, len(data.folds) - k)):
             pipe.fit(X[tr], y[tr], **fit_params)
         t1 = time.perf_counter()
         check_deadline()
@@ -136,7 +135,7 @@ def _cross_validate(
         record.fold_scores.append(ctx.metric.fold_score(y[te], pred, None if w is None else w[te]))
         shrink = getattr(pipe[-1], "shrink_for_bag", None)
         if shrink is not None:
-            shrink(len(folds))  # its OOF predictions are made; predictions average the bag
+            shrink(len(data.folds))  # its OOF predictions are made; predictions average the bag
         record.models.append(pipe)
         # a NaN first fold (it lacks a class the metric needs) compares False: never pruned
         if (

@@ -43,7 +43,6 @@ class Candidate:
     parents: tuple = ()
     source: str = ""
     prune_below: float | None = None
-    repeat: int = 0  # 1: an evaluated candidate again, on the run's second fold split
 
 
 @dataclass

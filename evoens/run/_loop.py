@@ -11,7 +11,7 @@ __all__ = ["run_search"]
 
 
 def run_search(
-    engine, backend, budget: Budget, early_stop=None, on_result=None, replay=None, repeats=None
+    engine, backend, budget: Budget, early_stop=None, on_result=None, replay=None
 ) -> tuple[list[Evaluation], str]:
     """Run until the budget, the generation limit or early stopping.
 
@@ -22,17 +22,12 @@ def run_search(
     the same candidates in the same order.  Evaluations still running at
     ``budget.search_end`` are abandoned (their workers stopped) and recorded;
     near it, the engine proposes only candidates expected to finish in time,
-    and throughout, cheap ones first (:meth:`Budget.frugal_cost`).  From
-    ``budget.repeat_start`` on, ``repeats`` (:class:`~evoens.run._repeat.Repeats`)
-    goes first: its evaluations go to it, not to the engine or ``records``.
+    and throughout, cheap ones first (:meth:`Budget.frugal_cost`).
     """
     records = []
     replay = dict(replay or {})
 
     def receive(evaluation, breed=True):
-        if evaluation.candidate.repeat:
-            repeats.receive(evaluation)
-            return
         engine.tell(evaluation, breed)
         records.append(evaluation)
         if on_result is not None:
@@ -51,10 +46,6 @@ def run_search(
             break
         starved = False  # a worker was free, and nothing was proposed
         while backend.idle > 0:
-            again = None if repeats is None else repeats.next(engine.archive.values(), time.time())
-            if again is not None:
-                backend.submit(again, budget.eval_deadline(time.time()))
-                continue
             end = budget.search_end
             candidate = engine.ask(
                 None if end is None else end - time.time(),

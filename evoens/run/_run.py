@@ -10,10 +10,7 @@ command goes through the estimators.  The Run then does the rest, in order:
    until the :class:`~evoens._budget.Budget`, the generations or early
    stopping end it; each result goes to the journal, the progress line and
    the pool filter;
-   late in a long run, the ensemble's likely members are evaluated again on
-   a second fold split (:mod:`evoens.run._repeat`);
-4. build the ensemble from the out-of-fold predictions (a repeated member's
-   averaged over both splits);
+4. build the ensemble from the out-of-fold predictions;
 5. optionally refit its members on all rows (:mod:`evoens.run._refit`).
 """
 
@@ -31,7 +28,6 @@ from ..exceptions import AllCandidatesFailedError, FailedEvaluationsWarning
 from ..search import Evolution
 from ._loop import run_search
 from ._refit import refit_members
-from ._repeat import Repeats
 
 __all__ = ["Run", "RunOptions", "RunResult", "make_backend"]
 
@@ -68,7 +64,6 @@ class RunResult:
     stop_reason: str
     search_time: float
     refit: dict | None = None
-    repeated: tuple = ()  # ids of the members evaluated again on the second fold split
 
     @property
     def ok(self) -> list[Evaluation]:
@@ -116,10 +111,7 @@ class Run:
     def execute(self, client=None) -> RunResult:
         """Search, ensemble, refit; raises :class:`AllCandidatesFailedError` if nothing
         succeeded."""
-        repeats = Repeats(
-            EnsembleBuilder(self.metric, seed=self.options.seed), self.data, self.budget
-        )
-        records, reason, backend_ctx = self._search(client, repeats)
+        records, reason, backend_ctx = self._search(client)
         search_time = time.time() - self.budget.started
         records = sorted(records, key=lambda e: e.id)
         ok = [e for e in records if e.ok]
@@ -140,7 +132,7 @@ class Run:
             )
         data = self.data
         ensemble = EnsembleBuilder(self.metric, seed=self.options.seed).build(
-            repeats.merged(ok, self.metric),
+            ok,
             data.y,
             data.folds,
             data.task,
@@ -154,8 +146,7 @@ class Run:
             refit = refit_members(
                 ensemble, {e.id: e for e in ok}, data, self.space, build, self.budget
             )
-        repeated = tuple(sorted(m.id for m in ensemble.members if m.id in repeats.results))
-        return RunResult(records, ensemble, reason, search_time, refit, repeated)
+        return RunResult(records, ensemble, reason, search_time, refit)
 
     # -- the search -----------------------------------------------------------------
     def _engine(self) -> Evolution:
@@ -177,7 +168,7 @@ class Run:
                 n_folds=len(data.folds),
             )
 
-    def _search(self, client, repeats=None):
+    def _search(self, client):
         journal, replay = self._open_journal()
         try:
             engine = self._engine()
@@ -201,7 +192,6 @@ class Run:
                         self.options.early_stop,
                         _chain(callbacks),
                         replay,
-                        repeats,
                     )
                 finally:
                     backend.shutdown()
