@@ -15,6 +15,7 @@ figures recorded in BENCHMARKS.md, with ranks and budget ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -91,9 +92,10 @@ def run_one(
     classification = info["task"] != "regression"
     cls = EvoEnsembleClassifier if classification else EvoEnsembleRegressor
     model = cls(time_budget=budget, n_jobs=n_jobs, random_state=seed, space=space)
-    start = time.time()
-    model.fit(X_tr, y_tr)
-    fit_s = time.time() - start
+    with _capture_run() as captured:
+        start = time.time()
+        model.fit(X_tr, y_tr)
+        fit_s = time.time() - start
     predict_start = time.time()
     if classification:
         proba = model.predict_proba(X_te)
@@ -155,7 +157,87 @@ def run_one(
         "member_models": [len(m.models) for m in model.ensemble_.members],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        # after the timings: every option the ensemble step weighs, scored on test
+        "options": option_probe(model, captured, X_te, y_te, info["task"]),
     }
+
+
+@contextlib.contextmanager
+def _capture_run():
+    """Keep the estimator's :class:`~evoens.run.Run` and its result (the pool and
+    its OOF predictions) for :func:`option_probe`; the run itself is unchanged."""
+    import evoens.estimator as estimator
+
+    captured, original = {}, estimator.Run
+
+    class Run(original):
+        def execute(self, client=None):
+            result = super().execute(client)
+            captured.update(run=self, result=result)
+            return result
+
+    estimator.Run = Run
+    try:
+        yield captured
+    finally:
+        estimator.Run = original
+
+
+def test_score(task, y_te, pred, classes) -> float:
+    """The protocol's test metric of a prediction (probabilities or values)."""
+    from sklearn.metrics import log_loss, roc_auc_score, root_mean_squared_error
+
+    if task == "binary":
+        return float(roc_auc_score(y_te, pred[:, 1]))
+    if task == "multiclass":
+        return float(log_loss(y_te, pred, labels=classes))
+    return float(root_mean_squared_error(y_te, pred))
+
+
+def option_probe(model, captured, X_te, y_te, task) -> dict:
+    """Each option of the ensemble step (single, weighted, stacked, stacked-top) fitted
+    on the run's pool as the run fits the chosen one, with its held-out score per fold
+    (the evidence the choice sees, greater is better) and its test score.
+
+    One run then tells what any rule for choosing among them would have scored
+    on test.  Errors are recorded, never raised: the run's own record stands.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+
+        from evoens.ensemble import EnsembleBuilder
+
+        run, result = captured["run"], captured["result"]
+        data, builder = run.data, EnsembleBuilder(run.metric, seed=run.options.seed)
+        y, w, n_classes = data.y, data.sample_weight, data.n_classes
+        Xe = model.encoder_.transform(X_te)
+        classes = getattr(model, "classes_", None)
+        out = {}
+        with threadpool_limits(1):
+            pool = builder._affordable(builder.pool(result.ok), y, w, builder._rows(len(y)))
+            preds = [e.oof.astype(np.float64) for e in pool]
+            rows = builder._rows(len(y))
+            builder._greedy_memo = {}
+            options = {"single": builder._single, "weighted": builder._weighted}
+            if len(pool) > 1:
+                options.update(stacked=builder._stacked, **{"stacked-top": builder._stacked_top})
+            for name, fit_predict in options.items():
+                held, folds = np.zeros_like(preds[0]), []
+                for tr, te in data.folds:
+                    fit_rows = tr if rows is None else np.intersect1d(tr, rows)
+                    held[te] = fit_predict(preds, y, w, fit_rows, te, data.task, n_classes)[1]
+                    folds.append(float(run.metric(y[te], held[te], None if w is None else w[te])))
+                fitted = fit_predict(preds, y, w, rows, None, data.task, n_classes)[0]
+                ensemble = builder._model(name, fitted, pool, data.task, n_classes, {})
+                out[name] = {
+                    "held_out": float(run.metric(y, held, w)),
+                    "held_out_folds": folds,
+                    "test": test_score(task, y_te, ensemble.predict(Xe, n_jobs=2), classes),
+                    "members": len(ensemble.members),
+                }
+        return out
+    except Exception as exc:  # noqa: BLE001 - a probe never costs the run its record
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _higher_is_better(task: str) -> bool:
