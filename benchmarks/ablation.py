@@ -100,6 +100,8 @@ def main(argv=None):
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             results.append(r)
+            if args.output:  # after every run: a sweep cut short keeps what it finished
+                args.output.write_text(json.dumps(results, indent=1))
             print(
                 f"{name:20s} {mode:7s} {r['metric']:.5g}  evals {r['evaluations']:4d}  "
                 f"bred {r['bred_share']:.0%} of evaluations, "

@@ -467,6 +467,8 @@ def main(argv=None):
             continue
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         results.append(result)
+        if args.output:  # after every run: a sweep cut short keeps what it finished
+            args.output.write_text(json.dumps(results, indent=1))
         print(
             f"{name:20s} {result['metric']:.5g}  fit {result['fit_s']:.1f}s  "
             f"evals {result['evaluations']} ({result['evaluations_per_minute']:.1f}/min)  "
