@@ -51,7 +51,7 @@ def _pool(n_candidates, n_rows, n_classes, rng):
 
 def test_the_ensemble_reserve_covers_the_measured_ensemble_cost():
     # a 60 s run on 2 cores makes 10-40 evaluations of data like the public suite's
-    # (up to ~5,000 rows): a full pool (20 by score, five a learner at most), 3 classes,
+    # (up to ~5,000 rows): a full pool (20 by score plus each learner's best), 3 classes,
     # 8 folds.  (At 10,000 rows and 5 classes the step takes about 4 s, more than a 60 s
     # run keeps; the builder's deadline then drops the options it cannot finish.)
     rng = np.random.default_rng(0)

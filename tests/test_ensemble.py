@@ -97,10 +97,8 @@ def test_an_unfinished_comparison_keeps_the_weighted_ensemble():
     assert len(model.members) >= 2
 
 
-def _evaluation(
-    i, p, y, metric, predict_time=0.01, folds=(0.80, 0.82, 0.78, 0.81, 0.79), learner="lightgbm"
-):
-    g = Genome.create(learner, {"num_leaves": 10 + i} if learner == "lightgbm" else {})
+def _evaluation(i, p, y, metric, predict_time=0.01, folds=(0.80, 0.82, 0.78, 0.81, 0.79)):
+    g = Genome.create("lightgbm", {"num_leaves": 10 + i})
     return Evaluation(
         Candidate(i, g, 0, 0),
         Status.OK,
@@ -147,8 +145,7 @@ def test_a_costly_member_with_a_real_gain_stays():
 
 def test_the_stacker_takes_the_greedy_selection_not_near_copies_of_the_best():
     """A search that bred one model five times fills the top by score with copies; the
-    stacker's members are the greedy selection's, so the complementary model (another
-    learner's) is among them."""
+    stacker's members are the greedy selection's, so the complementary model is among them."""
     y, (a, _, b) = _complementary()
     metric = get_metric("neg_log_loss", "binary")
     rng = np.random.default_rng(1)
@@ -157,10 +154,7 @@ def test_the_stacker_takes_the_greedy_selection_not_near_copies_of_the_best():
     noise = rng.random(len(y))
     worse_b = 0.7 * b + 0.3 * np.column_stack([1 - noise, noise])
     preds = copies + [worse_b]
-    evaluations = [
-        _evaluation(i, p, y, metric, learner="lightgbm" if i < 5 else "xgboost")
-        for i, p in enumerate(preds)
-    ]
+    evaluations = [_evaluation(i, p, y, metric) for i, p in enumerate(preds)]
     assert max(e.score for e in evaluations[:5]) > evaluations[5].score  # b ranks last
     folds = make_folds(y, "binary", 5, 0)
     model = EnsembleBuilder(metric, max_stack=3).build(evaluations, y, folds, "binary", 2)
@@ -222,32 +216,3 @@ def test_a_stacker_predicts_fold_by_fold_as_it_was_fitted():
     assert np.abs(averaged - expected).max() > 1e-3  # the two differ: the test can fail
     model.stack_per_fold = False
     np.testing.assert_allclose(model.predict(X_new), averaged)
-
-
-def test_one_learner_takes_at_most_its_share_of_the_pool():
-    """Twelve near-copies of one LightGBM outscore everything else: five of them enter
-    the pool, and the XGBoost candidates below them all do (there is room)."""
-    y, (a, _, b) = _complementary()
-    metric = get_metric("neg_log_loss", "binary")
-    rng = np.random.default_rng(2)
-    evaluations = []
-    for i in range(15):
-        learner = "lightgbm" if i < 12 else "xgboost"
-        p = np.clip((a if i < 12 else b) + rng.normal(0, 1e-3, a.shape), 1e-6, 1)
-        p /= p.sum(axis=1, keepdims=True)
-        evaluations.append(
-            Evaluation(
-                Candidate(i, Genome.create(learner, {"max_depth": 3 + i}), 0, 0),
-                Status.OK,
-                score=1.0 - i / 100,  # the copies first
-                oof=p.astype(np.float32),
-                models=[],
-            )
-        )
-    builder = EnsembleBuilder(metric, max_per_learner=5)
-    pool = builder.pool(evaluations)
-    assert [e.id for e in pool] == [0, 1, 2, 3, 4, 12, 13, 14]
-    # a learner past the cap still has its best in: each learner's best always enters
-    assert [e.id for e in EnsembleBuilder(metric, max_pool=3).pool(evaluations)] == [0, 1, 2, 12]
-    model = builder.build(evaluations, y, make_folds(y, "binary", 5, 0), "binary", 2)
-    assert {m.id for m in model.members} & {12, 13, 14}

@@ -13,7 +13,6 @@ run's own folds, so no option is judged on rows it was fitted to.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -138,12 +137,7 @@ class EnsembleBuilder:
     ----------
     metric : Metric
     max_pool : int
-        Candidates considered: the best by score, at most ``max_per_learner``
-        of any one learner, plus each learner's best.
-    max_per_learner : int
-        Pool places one learner takes at most.  A search that breeds one
-        learner fills the top by score with near-copies of it, whose blends
-        fit the OOF noise rather than the rows.
+        Candidates considered: the best by score, plus each learner's best.
     n_iter : int
         Greedy selection rounds.
     max_stack : int
@@ -159,7 +153,6 @@ class EnsembleBuilder:
         self,
         metric,
         max_pool=20,
-        max_per_learner=5,
         n_iter=25,
         max_stack=8,
         max_rows=10_000,
@@ -169,23 +162,21 @@ class EnsembleBuilder:
         self.metric = metric
         self.cost_factor = cost_factor
         self.max_pool = max_pool
-        self.max_per_learner = max_per_learner
         self.n_iter = n_iter
         self.max_stack = max_stack
         self.max_rows = max_rows
         self.seed = seed
 
     def pool(self, evaluations: list) -> list:
-        """The best by score, at most ``max_per_learner`` of a learner, ``max_pool`` in
-        all; then each learner's best not in yet."""
         ranked = sorted((e for e in evaluations if e.ok), key=lambda e: (-e.score, e.id))
-        pool, taken = [], Counter()
-        for e in ranked:
-            learner = e.genome.learner
-            full = len(pool) >= self.max_pool or taken[learner] >= self.max_per_learner
-            if not taken[learner] or not full:
+        pool, learners = (
+            ranked[: self.max_pool],
+            {e.genome.learner for e in ranked[: self.max_pool]},
+        )
+        for e in ranked[self.max_pool :]:
+            if e.genome.learner not in learners:
                 pool.append(e)
-                taken[learner] += 1
+                learners.add(e.genome.learner)
         return pool
 
     def build(
