@@ -183,7 +183,7 @@ def _capture_run():
         estimator.Run = original
 
 
-def test_score(task, y_te, pred, classes) -> float:
+def protocol_score(task, y_te, pred, classes) -> float:
     """The protocol's test metric of a prediction (probabilities or values)."""
     from sklearn.metrics import log_loss, roc_auc_score, root_mean_squared_error
 
@@ -214,9 +214,9 @@ def option_probe(model, captured, X_te, y_te, task) -> dict:
         classes = getattr(model, "classes_", None)
         out = {}
         with threadpool_limits(1):
-            pool = builder._affordable(builder.pool(result.ok), y, w, builder._rows(len(y)))
-            preds = [e.oof.astype(np.float64) for e in pool]
             rows = builder._rows(len(y))
+            pool = builder._affordable(builder.pool(result.ok), y, w, rows)
+            preds = [e.oof.astype(np.float64) for e in pool]
             builder._greedy_memo = {}
             options = {"single": builder._single, "weighted": builder._weighted}
             if len(pool) > 1:
@@ -232,7 +232,7 @@ def option_probe(model, captured, X_te, y_te, task) -> dict:
                 out[name] = {
                     "held_out": float(run.metric(y, held, w)),
                     "held_out_folds": folds,
-                    "test": test_score(task, y_te, ensemble.predict(Xe, n_jobs=2), classes),
+                    "test": protocol_score(task, y_te, ensemble.predict(Xe, n_jobs=2), classes),
                     "members": len(ensemble.members),
                 }
         return out
