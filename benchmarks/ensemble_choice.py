@@ -82,6 +82,7 @@ RULES = {
     "weighted-unless-1se": rule_weighted_unless(1.0),
     "weighted-unless-2se": rule_weighted_unless(2.0),
     "one-se": rule_one_se,
+    "stacked": lambda o: "stacked" if "stacked" in o else rule_best(o),
 }
 
 
