@@ -78,13 +78,7 @@ def run_one(
     name: str, data_dir: Path, budget: float, seed: int, n_jobs: int, space: str = "default"
 ) -> dict:
     """Fit and score evoens on one dataset (called in a child process)."""
-    from sklearn.metrics import (
-        accuracy_score,
-        log_loss,
-        r2_score,
-        roc_auc_score,
-        root_mean_squared_error,
-    )
+    from sklearn.metrics import accuracy_score, r2_score
 
     from evoens import EvoEnsembleClassifier, EvoEnsembleRegressor
 
@@ -98,17 +92,14 @@ def run_one(
         fit_s = time.time() - start
     predict_start = time.time()
     if classification:
-        proba = model.predict_proba(X_te)
+        pred = model.predict_proba(X_te)
         total_s = time.time() - start
-        if info["task"] == "binary":
-            metric = roc_auc_score(y_te, proba[:, 1])
-        else:
-            metric = log_loss(y_te, proba, labels=model.classes_)
-        side = accuracy_score(y_te, model.classes_[proba.argmax(axis=1)])
+        side = accuracy_score(y_te, model.classes_[pred.argmax(axis=1)])
     else:
         pred = model.predict(X_te)
         total_s = time.time() - start
-        metric, side = root_mean_squared_error(y_te, pred), r2_score(y_te, pred)
+        side = r2_score(y_te, pred)
+    metric = protocol_score(info["task"], y_te, pred, getattr(model, "classes_", None))
     predict_s = time.time() - predict_start
     board = model.leaderboard_
     bred = board.operator.isin(BRED)
