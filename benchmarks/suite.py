@@ -209,15 +209,14 @@ def option_probe(model, captured, X_te, y_te, task) -> dict:
             pool = builder._affordable(builder.pool(result.ok), y, w, rows)
             preds = [e.oof.astype(np.float64) for e in pool]
             builder._greedy_memo = {}
-            options = {"single": builder._single, "weighted": builder._weighted}
-            if len(pool) > 1:
-                options.update(stacked=builder._stacked, **{"stacked-top": builder._stacked_top})
-            for name, fit_predict in options.items():
-                held, folds = np.zeros_like(preds[0]), []
-                for tr, te in data.folds:
-                    fit_rows = tr if rows is None else np.intersect1d(tr, rows)
-                    held[te] = fit_predict(preds, y, w, fit_rows, te, data.task, n_classes)[1]
-                    folds.append(float(run.metric(y[te], held[te], None if w is None else w[te])))
+            for name, fit_predict in builder.options(len(pool)).items():
+                held, _ = builder.held_out(
+                    fit_predict, preds, y, w, rows, data.folds, data.task, n_classes
+                )
+                folds = [
+                    float(run.metric(y[te], held[te], None if w is None else w[te]))
+                    for _, te in data.folds
+                ]
                 fitted = fit_predict(preds, y, w, rows, None, data.task, n_classes)[0]
                 ensemble = builder._model(name, fitted, pool, data.task, n_classes, {})
                 out[name] = {

@@ -202,24 +202,13 @@ class EnsembleBuilder:
                     preds, y, sample_weight, rows, None, task, n_classes, deadline
                 )[0]
             }
-            options = {"single": self._single, "weighted": self._weighted}
-            if len(pool) > 1:
-                options["stacked"] = self._stacked
-                options["stacked-top"] = self._stacked_top
+            options = self.options(len(pool))
             held_out, cost = {}, {}
             for name, fit_predict in options.items():
-                out, complete = np.zeros_like(preds[0]), True
-                for tr, te in folds:
-                    if _late(deadline, cost.get(name, 0.0)):
-                        complete = False
-                        break
-                    started = time.time()
-                    fit_rows = tr if rows is None else np.intersect1d(tr, rows)
-                    out[te] = fit_predict(
-                        preds, y, sample_weight, fit_rows, te, task, n_classes, deadline
-                    )[1]
-                    cost[name] = time.time() - started
-                if complete:
+                out, cost[name] = self.held_out(
+                    fit_predict, preds, y, sample_weight, rows, folds, task, n_classes, deadline
+                )
+                if out is not None:
                     held_out[name] = self.metric(y, out, sample_weight)
             best = _choose(held_out, list(options))
             if best not in fitted:
@@ -231,6 +220,30 @@ class EnsembleBuilder:
                     )[0]
         self._greedy_memo = {}
         return self._model(best, fitted[best], pool, task, n_classes, held_out)
+
+    def options(self, n_pool) -> dict:
+        """The options the choice weighs, by name: ``fit_predict(preds, y, w, rows, te,
+        task, n_classes, deadline)`` returns the fitted option and its predictions on
+        rows ``te`` (None without)."""
+        options = {"single": self._single, "weighted": self._weighted}
+        if n_pool > 1:
+            options["stacked"] = self._stacked
+            options["stacked-top"] = self._stacked_top
+        return options
+
+    def held_out(self, fit_predict, preds, y, w, rows, folds, task, n_classes, deadline=None):
+        """An option's predictions on each fold left out, fitted on the others' rows (of
+        ``rows``), and the seconds its last fold fit took; the predictions are None if
+        a next fit would not finish by ``deadline`` (judged by the previous one)."""
+        out, cost = np.zeros_like(preds[0]), 0.0
+        for tr, te in folds:
+            if _late(deadline, cost):
+                return None, cost
+            started = time.time()
+            fit_rows = tr if rows is None else np.intersect1d(tr, rows)
+            out[te] = fit_predict(preds, y, w, fit_rows, te, task, n_classes, deadline)[1]
+            cost = time.time() - started
+        return out, cost
 
     def _affordable(self, pool, y, w, rows):
         """The pool without candidates far costlier to predict than the rest, unless
