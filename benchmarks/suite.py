@@ -186,7 +186,7 @@ def protocol_score(task, y_te, pred, classes) -> float:
 
 
 def option_probe(model, captured, X_te, y_te, task) -> dict:
-    """Each option of the ensemble step (single, weighted, stacked, stacked-top) fitted
+    """Each option of the ensemble step (``EnsembleBuilder.options``) fitted
     on the run's pool as the run fits the chosen one, with its held-out score per fold
     (the evidence the choice sees, greater is better) and its test score.
 
@@ -213,10 +213,7 @@ def option_probe(model, captured, X_te, y_te, task) -> dict:
                 held, _ = builder.held_out(
                     fit_predict, preds, y, w, rows, data.folds, data.task, n_classes
                 )
-                folds = [
-                    float(run.metric(y[te], held[te], None if w is None else w[te]))
-                    for _, te in data.folds
-                ]
+                folds = [float(f) for f in builder.fold_scores(held, y, w, data.folds)]
                 fitted = fit_predict(preds, y, w, rows, None, data.task, n_classes)[0]
                 ensemble = builder._model(name, fitted, pool, data.task, n_classes, {})
                 out[name] = {
