@@ -19,7 +19,10 @@ One seed ranks the modes by run-to-run noise as much as by the engine (the
 split and the search both follow the seed), so runs with other seeds are
 combined: ``--combine A.json B.json ...`` ranks the modes within each
 (dataset, seed) and prints the mean ranks over all of them, per dataset and
-overall, with how often the full engine beats each ablation.  Saved sweeps
+overall, with how often the full engine beats each ablation (a later file's
+run replaces an earlier one's for the same dataset, seed and mode).
+``--rechoose`` scores each run that recorded the ensemble options by the one
+the engine's choice rule picks today.  Saved sweeps
 are kept in ``benchmarks/sweeps/``.
 """
 
@@ -62,10 +65,19 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--output", type=Path)
     parser.add_argument("--combine", nargs="+", type=Path, metavar="JSON")
+    parser.add_argument(
+        "--rechoose",
+        action="store_true",
+        help="with --combine: score each run by the option today's ensemble rule picks "
+        "from its recorded options (suite.py's probe), not by the choice it made",
+    )
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.combine:
-        print(combine([r for f in args.combine for r in _load(f)], args.modes))
+        results = [r for f in args.combine for r in _load(f)]
+        if args.rechoose:
+            results = [rechoose(r) for r in results]
+        print(combine(results, args.modes))
         return
     if args.one:
         print(
@@ -152,6 +164,19 @@ def _load(path: Path) -> list[dict]:
     if missing:
         raise SystemExit(f"{path}: records without a seed ({', '.join(missing[:3])}, ...)")
     return records
+
+
+def rechoose(record) -> dict:
+    """The record scored by the option the engine's rule picks today among its recorded
+    options (runs saved before a change of the rule: the search does not depend on
+    it, so the same pool re-chosen is what today's engine would have returned)."""
+    from ensemble_choice import rule_engine
+
+    options = record.get("options")
+    if not isinstance(options, dict) or "error" in options:
+        return record
+    pick = rule_engine(options)
+    return {**record, "metric": options[pick]["test"], "option": pick}
 
 
 def combine(results, modes) -> str:
