@@ -111,7 +111,9 @@ def main(argv=None):
         r
         for f in args.sweeps
         for r in json.loads(f.read_text())
-        if isinstance(r.get("options"), dict) and "error" not in r["options"]
+        if isinstance(r.get("options"), dict)
+        and "error" not in r["options"]
+        and all(isinstance(o, dict) for o in r["options"].values())  # overfit.py: floats
     ]
     if not runs:
         raise SystemExit("no run in these sweeps records its options (suite.py's 'options')")
