@@ -170,13 +170,12 @@ def rechoose(record) -> dict:
     """The record scored by the option the engine's rule picks today among its recorded
     options (runs saved before a change of the rule: the search does not depend on
     it, so the same pool re-chosen is what today's engine would have returned)."""
-    from ensemble_choice import rule_engine
+    from ensemble_choice import probed, rule_engine
 
-    options = record.get("options")
-    if not isinstance(options, dict) or "error" in options:
+    if not probed(record):
         return record
-    pick = rule_engine(options)
-    return {**record, "metric": options[pick]["test"], "option": pick}
+    pick = rule_engine(record["options"])
+    return {**record, "metric": record["options"][pick]["test"], "option": pick}
 
 
 def combine(results, modes) -> str:

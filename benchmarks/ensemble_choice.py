@@ -37,6 +37,16 @@ def _paired(options, a, b):
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
 
 
+def probed(record) -> bool:
+    """Whether a saved run recorded its ensemble options (suite.py's probe) without error."""
+    options = record.get("options")
+    return (
+        isinstance(options, dict)
+        and "error" not in options
+        and all(isinstance(o, dict) for o in options.values())  # overfit.py: bare scores
+    )
+
+
 def rule_best(options):
     """The engine's rule until the sweeps of 2026-12-08: the best held-out score; ties to
     the simpler option.  Sweeps recorded before then chose by it, so it is the baseline."""
@@ -107,14 +117,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweeps", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    runs = [
-        r
-        for f in args.sweeps
-        for r in json.loads(f.read_text())
-        if isinstance(r.get("options"), dict)
-        and "error" not in r["options"]
-        and all(isinstance(o, dict) for o in r["options"].values())  # overfit.py: floats
-    ]
+    runs = [r for f in args.sweeps for r in json.loads(f.read_text()) if probed(r)]
     if not runs:
         raise SystemExit("no run in these sweeps records its options (suite.py's 'options')")
     lines = [
